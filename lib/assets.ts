@@ -1,0 +1,68 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { Construct } from 'constructs';
+import { AssetType, TerraformAsset } from 'cdktf';
+import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
+
+/** The repository's top folder (lib/..). */
+export const REPO_ROOT = path.resolve(__dirname, '..');
+
+/**
+ * One upload rule: every file in `folder` (relative to the repository) whose name ends with one
+ * of `extensions` goes to gs://<bucket>/<prefix>/<file name>. The folders are listed when the
+ * stack is synthesized, so the file list is written down nowhere else.
+ */
+export interface UploadRule {
+  readonly folder: string;
+  readonly extensions: readonly string[];
+  readonly bucket: string;
+  readonly prefix: string;
+}
+
+export function filesFor(rule: UploadRule, root: string = REPO_ROOT): string[] {
+  const dir = path.join(root, rule.folder);
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && rule.extensions.some((ext) => e.name.endsWith(ext)))
+    .map((e) => e.name)
+    .sort();
+}
+
+export interface UploadsProps {
+  readonly rules: readonly UploadRule[];
+  /** @default - the repository root */
+  readonly root?: string;
+}
+
+/**
+ * Uploads local files as TerraformAssets. An asset's synthesized path carries a hash of its
+ * content, so editing a DAG or a job re-uploads it on the next deploy and nothing else.
+ */
+export class Uploads extends Construct {
+  readonly objects: StorageBucketObject[] = [];
+
+  constructor(scope: Construct, id: string, props: UploadsProps) {
+    super(scope, id);
+    const root = props.root ?? REPO_ROOT;
+    for (const rule of props.rules) {
+      for (const file of filesFor(rule, root)) {
+        const objectName = `${rule.prefix}/${file}`;
+        const assetId = objectName.replace(/[^A-Za-z0-9]/g, '-');
+        const asset = new TerraformAsset(this, `${assetId}-asset`, {
+          path: path.resolve(root, rule.folder, file),
+          type: AssetType.FILE,
+        });
+        this.objects.push(
+          new StorageBucketObject(this, assetId, {
+            bucket: rule.bucket,
+            name: objectName,
+            // The asset path holds a hash of the content: a changed file is a changed source,
+            // which replaces the object.
+            source: asset.path,
+          }),
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { Construct } from 'constructs';
+import { ITerraformDependable } from 'cdktf';
+import { ComposerEnvironment } from '@cdktf/provider-google/lib/composer-environment';
+import { AIRFLOW_VARIABLES } from './contract';
+import { ComposerSize } from './config';
+
+export interface ComposerProps {
+  readonly projectId: string;
+  readonly region: string;
+  readonly name: string;
+  readonly serviceAccountEmail: string;
+  /** The lab's own bucket; Composer's default bucket would survive destroy. */
+  readonly bucketName: string;
+  /** Value of every Airflow variable in airflow/variables.json, by name. */
+  readonly variables: Readonly<Record<string, string>>;
+  readonly labels: Record<string, string>;
+  /** @default - composer-3-airflow-2.10.5 */
+  readonly imageVersion?: string;
+  /** @default - ENVIRONMENT_SIZE_SMALL */
+  readonly size?: ComposerSize;
+  /** Grants and APIs the environment needs at creation. @default - none */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/**
+ * Sets the DAGs' variables as AIRFLOW_VAR_<NAME>. Throws if a variable the DAGs read has no
+ * value, or a value is given for a variable no DAG reads.
+ */
+export function airflowEnvVariables(values: Readonly<Record<string, string>>): Record<string, string> {
+  const expected = Object.keys(AIRFLOW_VARIABLES).sort();
+  const given = Object.keys(values).sort();
+  const missing = expected.filter((k) => !given.includes(k));
+  const unknown = given.filter((k) => !expected.includes(k));
+  if (missing.length > 0 || unknown.length > 0) {
+    throw new Error(
+      `Airflow variables do not match airflow/variables.json: missing ${JSON.stringify(missing)}, ` +
+        `not read by any DAG ${JSON.stringify(unknown)}`,
+    );
+  }
+  return Object.fromEntries(expected.map((k) => [`AIRFLOW_VAR_${k.toUpperCase()}`, values[k]]));
+}
+
+/**
+ * A Cloud Composer 3 environment. No PyPI packages (each is an extra update after creation; the
+ * Google provider is preinstalled), no triggerer (the DAGs use no deferrable operator).
+ *
+ * Variables are environment variables: they cost no database query when a DAG is parsed, but
+ * they do not show in the Airflow UI and an edit there is shadowed by them.
+ */
+export class Composer extends Construct {
+  readonly environment: ComposerEnvironment;
+
+  constructor(scope: Construct, id: string, props: ComposerProps) {
+    super(scope, id);
+    this.environment = new ComposerEnvironment(this, 'environment', {
+      project: props.projectId,
+      region: props.region,
+      name: props.name,
+      labels: props.labels,
+      storageConfig: { bucket: props.bucketName },
+      config: {
+        environmentSize: props.size ?? 'ENVIRONMENT_SIZE_SMALL',
+        softwareConfig: {
+          imageVersion: props.imageVersion ?? 'composer-3-airflow-2.10.5',
+          envVariables: airflowEnvVariables(props.variables),
+          // The DAGs run only when triggered (schedule=None); unpaused, a trigger runs at once.
+          airflowConfigOverrides: { 'core-dags_are_paused_at_creation': 'False' },
+        },
+        nodeConfig: { serviceAccount: props.serviceAccountEmail },
+      },
+      timeouts: { create: '90m', update: '90m', delete: '60m' },
+      dependsOn: props.dependsOn,
+    });
+  }
+
+  get airflowUri(): string { return this.environment.config.airflowUri; }
+  get dagGcsPrefix(): string { return this.environment.config.dagGcsPrefix; }
+}

@@ -1,0 +1,208 @@
+/**
+ * The lab's configuration: every setting, its environment variable, its default and its check.
+ *
+ * main.ts reads the environment once and hands the typed result to the stack. Nothing else in
+ * lib/ looks at process.env, so a test can build any configuration without touching globals.
+ */
+
+/** Used when GOOGLE_CLOUD_PROJECT is unset, so `cdktf synth` works with no configuration at all. */
+export const PLACEHOLDER_PROJECT = 'your-project-id';
+
+export type ComposerSize = 'ENVIRONMENT_SIZE_SMALL' | 'ENVIRONMENT_SIZE_MEDIUM' | 'ENVIRONMENT_SIZE_LARGE';
+
+export interface LabConfig {
+  readonly projectId: string;
+  /** True when no project was configured and PLACEHOLDER_PROJECT stands in. */
+  readonly projectIsPlaceholder: boolean;
+  readonly region: string;
+  readonly prefix: string;
+  readonly composerImage: string;
+  readonly composerSize: ComposerSize;
+  readonly subnetCidr: string;
+  readonly phsMachineType: string;
+  readonly phsDiskGb: number;
+  readonly modelVersion: string;
+  readonly containerImage: string;
+  readonly bqConnectorJar: string;
+  readonly stateBucket: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid lab configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Regions that offer Cloud Composer 3, Dataproc Serverless and BigQuery regional datasets.
+ * Kept explicit so a typo fails at synth instead of 20 minutes into a deploy.
+ */
+export const SUPPORTED_REGIONS: readonly string[] = [
+  'africa-south1',
+  'asia-east1', 'asia-east2', 'asia-northeast1', 'asia-northeast2', 'asia-northeast3',
+  'asia-south1', 'asia-south2', 'asia-southeast1', 'asia-southeast2',
+  'australia-southeast1', 'australia-southeast2',
+  'europe-central2', 'europe-north1', 'europe-southwest1', 'europe-west1', 'europe-west2',
+  'europe-west3', 'europe-west4', 'europe-west6', 'europe-west8', 'europe-west9',
+  'europe-west10', 'europe-west12',
+  'me-central1', 'me-central2', 'me-west1',
+  'northamerica-northeast1', 'northamerica-northeast2',
+  'southamerica-east1', 'southamerica-west1',
+  'us-central1', 'us-east1', 'us-east4', 'us-east5', 'us-south1',
+  'us-west1', 'us-west2', 'us-west3', 'us-west4',
+];
+
+const COMPOSER_SIZES: readonly ComposerSize[] = [
+  'ENVIRONMENT_SIZE_SMALL', 'ENVIRONMENT_SIZE_MEDIUM', 'ENVIRONMENT_SIZE_LARGE',
+];
+
+/** Machine types Dataproc 2.x images refuse, or that cannot hold a history server. */
+const REFUSED_PHS_MACHINES = /^(e2-(micro|small|medium)|f1-micro|g1-small|n1-standard-1)$/;
+
+/** One row per setting. The README's configuration table lists exactly these (a test checks it). */
+export interface SettingSpec {
+  readonly env: string;
+  readonly key: keyof Omit<LabConfig, 'projectIsPlaceholder'>;
+  readonly defaultValue: string;
+  readonly description: string;
+  /** Returns a problem description ("expected ...") or undefined when the value is good. */
+  readonly check: (value: string) => string | undefined;
+}
+
+const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const PREFIX = /^[a-z][a-z0-9-]{0,10}[a-z0-9]$/;
+const COMPOSER_IMAGE = /^composer-3-airflow-\d+\.\d+\.\d+(-build\.\d+)?$/;
+const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z]+(-[a-z0-9]+)*$/;
+const MODEL_VERSION = /^(latest|[a-z0-9][a-z0-9._-]{0,62})$/;
+const GCS_JAR = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]\/\S+\.jar$/;
+const CONTAINER_IMAGE = /^([a-z0-9-]+\.)*(gcr\.io|pkg\.dev)\/[a-z0-9._\/-]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})?$/;
+const BUCKET = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
+
+function checkProject(v: string): string | undefined {
+  if (v.includes(':')) return 'a plain project id; domain-scoped ids (example.com:my-project) cannot name buckets';
+  if (!PROJECT_ID.test(v)) {
+    return '6-30 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen';
+  }
+  if (/google|^goog/.test(v)) return 'a project id without "google" (bucket names may not contain it)';
+  return undefined;
+}
+
+function checkCidr(v: string): string | undefined {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
+  const expected = 'a private IPv4 range in CIDR form between /16 and /29, such as 10.10.0.0/24';
+  if (!m) return expected;
+  const octets = m.slice(1, 5).map(Number);
+  const bits = Number(m[5]);
+  if (octets.some((o) => o > 255) || bits < 16 || bits > 29) return expected;
+  const [a, b] = octets;
+  const isPrivate = a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
+  if (!isPrivate) return expected;
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  if (address % 2 ** (32 - bits) !== 0) return `${expected}, with no host bits set`;
+  return undefined;
+}
+
+export const SETTINGS: readonly SettingSpec[] = [
+  {
+    env: 'GOOGLE_CLOUD_PROJECT', key: 'projectId', defaultValue: PLACEHOLDER_PROJECT,
+    description: 'Project to deploy into. Unset: synth uses a placeholder and deploy is refused by Google.',
+    check: checkProject,
+  },
+  {
+    env: 'S8S_REGION', key: 'region', defaultValue: 'us-central1',
+    description: 'Region for every regional resource (Composer, Dataproc, subnet, buckets, dataset).',
+    check: (v) => (SUPPORTED_REGIONS.includes(v) ? undefined : `one of ${SUPPORTED_REGIONS.join(', ')}`),
+  },
+  {
+    env: 'S8S_PREFIX', key: 'prefix', defaultValue: 's8s',
+    description: 'First token of every resource name (2-12 lowercase letters, digits, hyphens).',
+    check: (v) => (PREFIX.test(v) ? undefined : '2-12 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen'),
+  },
+  {
+    env: 'S8S_COMPOSER_IMAGE', key: 'composerImage', defaultValue: 'composer-3-airflow-2.10.5',
+    description: 'Composer 3 image. The alias tracks the newest build; exact builds expire after 12 months.',
+    check: (v) => (COMPOSER_IMAGE.test(v) ? undefined : 'composer-3-airflow-X.Y.Z or composer-3-airflow-X.Y.Z-build.N'),
+  },
+  {
+    env: 'S8S_COMPOSER_SIZE', key: 'composerSize', defaultValue: 'ENVIRONMENT_SIZE_SMALL',
+    description: 'Composer environment size.',
+    check: (v) => (COMPOSER_SIZES.includes(v as ComposerSize) ? undefined : `one of ${COMPOSER_SIZES.join(', ')}`),
+  },
+  {
+    env: 'S8S_SUBNET_CIDR', key: 'subnetCidr', defaultValue: '10.10.0.0/24',
+    description: 'Range of the subnet Dataproc Serverless batches and the history server use.',
+    check: checkCidr,
+  },
+  {
+    env: 'S8S_PHS_MACHINE_TYPE', key: 'phsMachineType', defaultValue: 'e2-standard-2',
+    description: 'Machine type of the single-node Persistent History Server.',
+    check: (v) => {
+      if (!MACHINE_TYPE.test(v)) return 'a Compute Engine machine type such as e2-standard-2';
+      if (REFUSED_PHS_MACHINES.test(v)) return 'a machine type Dataproc 2.x accepts (not shared-core, not n1-standard-1), such as e2-standard-2';
+      return undefined;
+    },
+  },
+  {
+    env: 'S8S_PHS_DISK_GB', key: 'phsDiskGb', defaultValue: '35',
+    description: 'Boot disk of the history server in GB (Dataproc defaults to 500).',
+    check: (v) => (/^\d+$/.test(v) && Number(v) >= 30 && Number(v) <= 1000 ? undefined : 'a whole number of GB from 30 to 1000'),
+  },
+  {
+    env: 'S8S_MODEL_VERSION', key: 'modelVersion', defaultValue: 'latest',
+    description: 'Initial value of the model_version Airflow variable; "latest" scores with the newest trained model.',
+    check: (v) => (MODEL_VERSION.test(v) ? undefined : '"latest" or 1-63 characters of a-z, 0-9, ".", "_", "-" starting with a letter or digit'),
+  },
+  {
+    env: 'S8S_CONTAINER_IMAGE', key: 'containerImage', defaultValue: '',
+    description: 'Custom Dataproc Serverless container image; empty uses the runtime\'s own.',
+    check: (v) => (v === '' || CONTAINER_IMAGE.test(v) ? undefined : 'empty, or an Artifact Registry / Container Registry image such as us-docker.pkg.dev/p/repo/image:tag'),
+  },
+  {
+    env: 'S8S_BQ_CONNECTOR_JAR', key: 'bqConnectorJar', defaultValue: '',
+    description: 'Extra BigQuery connector jar; empty uses the connector runtime 2.2 ships (recommended).',
+    check: (v) => (v === '' || GCS_JAR.test(v) ? undefined : 'empty, or a gs://bucket/path/connector.jar URI'),
+  },
+  {
+    env: 'S8S_STATE_BUCKET', key: 'stateBucket', defaultValue: '',
+    description: 'Existing GCS bucket for Terraform state; empty keeps state in a local file.',
+    check: (v) => (v === '' || (BUCKET.test(v) && !v.includes('..')) ? undefined : 'empty, or an existing bucket name (3-63 lowercase letters, digits, "-", "_", ".")'),
+  },
+];
+
+/** Reads and validates every setting; throws one ConfigError that lists every bad value. */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>): LabConfig {
+  const problems: string[] = [];
+  const values: Record<string, string> = {};
+  for (const spec of SETTINGS) {
+    const raw = env[spec.env];
+    // An empty variable means "not set" (what `export S8S_REGION=` gives); a blank one is an error.
+    const value = raw === undefined || raw === '' ? spec.defaultValue : raw;
+    if (typeof value !== 'string') {
+      problems.push(`${spec.env}: got a ${typeof value}; expected a string`);
+      continue;
+    }
+    const problem = spec.check(value);
+    if (problem !== undefined) {
+      problems.push(`${spec.env}: ${JSON.stringify(value)} is not valid; expected ${problem}`);
+    }
+    values[spec.key] = value;
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  const projectId = values.projectId;
+  return {
+    projectId,
+    projectIsPlaceholder: projectId === PLACEHOLDER_PROJECT,
+    region: values.region,
+    prefix: values.prefix,
+    composerImage: values.composerImage,
+    composerSize: values.composerSize as ComposerSize,
+    subnetCidr: values.subnetCidr,
+    phsMachineType: values.phsMachineType,
+    phsDiskGb: Number(values.phsDiskGb),
+    modelVersion: values.modelVersion,
+    containerImage: values.containerImage,
+    bqConnectorJar: values.bqConnectorJar,
+    stateBucket: values.stateBucket,
+  };
+}

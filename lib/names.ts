@@ -1,0 +1,35 @@
+import { LabConfig } from './config';
+
+/** Dataproc Serverless runtime of every batch; the history server's image must match it. */
+export const SPARK_RUNTIME_VERSION = '2.2';
+/** Dataproc image family for the history server that matches SPARK_RUNTIME_VERSION. */
+export const PHS_IMAGE_VERSION = '2.2-debian12';
+/** Fixed by the lab: the seed's query reads `customer_churn_ds.batch_predictions`. */
+export const DATASET_ID = 'customer_churn_ds';
+
+/** What each lab bucket holds. The name of each bucket ends with its purpose. */
+export const BUCKET_PURPOSES = ['code', 'data', 'models', 'spark', 'phs', 'composer'] as const;
+export type BucketPurpose = (typeof BUCKET_PURPOSES)[number];
+
+/**
+ * Every resource name, derived from the prefix and the project, without random suffixes, so
+ * a person can guess them: `<prefix>-<project>-code` is the code bucket, `<prefix>-phs` the
+ * history server.
+ */
+export class LabNames {
+  constructor(private readonly config: LabConfig) {}
+
+  bucket(purpose: BucketPurpose): string {
+    // Bucket names are global, so they carry the project id.
+    return `${this.config.prefix}-${this.config.projectId}-${purpose}`;
+  }
+
+  get network(): string { return `${this.config.prefix}-vpc`; }
+  get subnet(): string { return `${this.config.prefix}-subnet`; }
+  get firewall(): string { return `${this.config.prefix}-allow-intra-subnet`; }
+  get composerEnvironment(): string { return `${this.config.prefix}-composer`; }
+  get historyServer(): string { return `${this.config.prefix}-phs`; }
+  /** The seed calls the lab's account s8s-lab-sa; with the default prefix it keeps that name. */
+  get labAccountId(): string { return `${this.config.prefix}-lab-sa`; }
+  get sparkAccountId(): string { return `${this.config.prefix}-spark-sa`; }
+}

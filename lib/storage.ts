@@ -1,0 +1,105 @@
+import { Construct } from 'constructs';
+import { ITerraformDependable } from 'cdktf';
+import { StorageBucket, StorageBucketLifecycleRule } from '@cdktf/provider-google/lib/storage-bucket';
+import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
+import { BUCKET_PURPOSES, BucketPurpose } from './names';
+import { Principal } from './identity';
+
+export interface LabBucketProps {
+  readonly projectId: string;
+  readonly region: string;
+  readonly name: string;
+  readonly labels: Record<string, string>;
+  /** Delete objects older than this many days (for scratch space). @default - keep objects */
+  readonly expireAfterDays?: number;
+  /** @default - none */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/**
+ * A bucket with the lab's secure defaults: uniform bucket-level access, public access
+ * prevention enforced, versioning with old versions expiring after a week, and force_destroy
+ * so `cdktf destroy` removes it with its contents.
+ */
+export class LabBucket extends Construct {
+  readonly bucket: StorageBucket;
+  readonly grants: StorageBucketIamMember[] = [];
+
+  constructor(scope: Construct, id: string, props: LabBucketProps) {
+    super(scope, id);
+    const lifecycleRule: StorageBucketLifecycleRule[] = [
+      { condition: { daysSinceNoncurrentTime: 7 }, action: { type: 'Delete' } },
+    ];
+    if (props.expireAfterDays !== undefined) {
+      lifecycleRule.push({ condition: { age: props.expireAfterDays }, action: { type: 'Delete' } });
+    }
+    this.bucket = new StorageBucket(this, 'bucket', {
+      project: props.projectId,
+      name: props.name,
+      // Regional, Standard class: what Composer requires of a custom environment bucket, and
+      // the cheapest place for data the batches in the same region read.
+      location: props.region.toUpperCase(),
+      storageClass: 'STANDARD',
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: 'enforced',
+      forceDestroy: true,
+      versioning: { enabled: true },
+      lifecycleRule,
+      labels: props.labels,
+      dependsOn: props.dependsOn,
+    });
+  }
+
+  /** Read objects. */
+  grantRead(principal: Principal): StorageBucketIamMember {
+    return this.grant(principal, 'roles/storage.objectViewer');
+  }
+
+  /** Read, write and delete objects. */
+  grantReadWrite(principal: Principal): StorageBucketIamMember {
+    return this.grant(principal, 'roles/storage.objectUser');
+  }
+
+  private grant(principal: Principal, role: string): StorageBucketIamMember {
+    const member = new StorageBucketIamMember(this, `${principal.key}-${role.replace('roles/storage.', '')}`, {
+      bucket: this.bucket.name,
+      role,
+      member: principal.member,
+    });
+    this.grants.push(member);
+    return member;
+  }
+}
+
+export interface StorageProps {
+  readonly projectId: string;
+  readonly region: string;
+  readonly labels: Record<string, string>;
+  readonly bucketName: (purpose: BucketPurpose) => string;
+  /** @default - none */
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** Scratch buckets: Dataproc staging/temp files and Spark event logs age out. */
+const EXPIRE_DAYS: Partial<Record<BucketPurpose, number>> = { spark: 7, phs: 30 };
+
+/** One bucket per purpose in BUCKET_PURPOSES. */
+export class Storage extends Construct {
+  readonly buckets: Readonly<Record<BucketPurpose, LabBucket>>;
+
+  constructor(scope: Construct, id: string, props: StorageProps) {
+    super(scope, id);
+    const buckets = {} as Record<BucketPurpose, LabBucket>;
+    for (const purpose of BUCKET_PURPOSES) {
+      buckets[purpose] = new LabBucket(this, purpose, {
+        projectId: props.projectId,
+        region: props.region,
+        name: props.bucketName(purpose),
+        labels: { ...props.labels, purpose },
+        expireAfterDays: EXPIRE_DAYS[purpose],
+        dependsOn: props.dependsOn,
+      });
+    }
+    this.buckets = buckets;
+  }
+}
