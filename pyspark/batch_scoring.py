@@ -1,0 +1,157 @@
+"""Scores customers for churn with a trained model version.
+
+On Dataproc Serverless (what the scoring DAG submits):
+    batch_scoring.py --pipeline-id ID --model-version latest --input gs://.../scoring.csv
+        --models-root gs://.../churn-model --sink bigquery --project P --dataset customer_churn_ds
+        --temp-bucket B
+Locally:
+    batch_scoring.py --pipeline-id ID --input pyspark/data/scoring.csv --models-root DIR
+        --sink local --output DIR
+
+Every input row ends up either in batch_predictions or in batch_rejects with its reason; the job
+logs read = scored + rejected and fails if that does not hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+import common_utils as cu
+
+log = logging.getLogger("s8s.scoring")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    pipeline_id: str
+    model_version: str
+    input: str
+    models_root: str
+    sink: cu.LocalSink | cu.BigQuerySink
+    execution_ts: datetime
+    show_samples: bool
+
+
+def parse_args(argv: list[str] | None) -> ScoringConfig:
+    p = argparse.ArgumentParser(description="Score customers for churn.")
+    p.add_argument("--pipeline-id", required=True, type=cu.pipeline_id_arg, help="id of this run; its rows are replaced on rerun")
+    p.add_argument("--model-version", default=cu.LATEST, help="a trained version, or latest (default)")
+    p.add_argument("--input", required=True, help="customer CSV (gs://, file:// or a local path)")
+    p.add_argument("--models-root", required=True, help="folder holding <version>/model and metadata.json")
+    p.add_argument("--sink", choices=["bigquery", "local"], required=True)
+    p.add_argument("--output", help="local sink: folder for the batch_predictions and batch_rejects tables")
+    p.add_argument("--project", help="bigquery sink: project of the dataset")
+    p.add_argument("--dataset", help="bigquery sink: dataset, e.g. customer_churn_ds")
+    p.add_argument("--temp-bucket", help="bigquery sink: bucket for the connector's load files")
+    p.add_argument("--execution-ts", type=cu.parse_timestamp, help="pipeline_execution_dt (ISO 8601); default: now")
+    p.add_argument("--show-samples", action=argparse.BooleanOptionalAction, default=False,
+                   help="print a few scored rows (from the cached result; no extra read)")
+    a = p.parse_args(argv)
+    try:
+        cu.check_model_version(a.model_version, allow_latest=True)
+    except cu.JobError as e:
+        p.error(f"--model-version: {e}")
+    if a.sink == "local":
+        if not a.output:
+            p.error("--output is required with --sink local")
+        sink: cu.LocalSink | cu.BigQuerySink = cu.LocalSink(a.output)
+    else:
+        missing = [f"--{n.replace('_', '-')}" for n in ("project", "dataset", "temp_bucket") if not getattr(a, n)]
+        if missing:
+            p.error(f"{', '.join(missing)} required with --sink bigquery")
+        sink = cu.BigQuerySink(a.project, a.dataset, a.temp_bucket)
+    return ScoringConfig(
+        pipeline_id=a.pipeline_id,
+        model_version=a.model_version,
+        input=a.input,
+        models_root=a.models_root,
+        sink=sink,
+        execution_ts=a.execution_ts or datetime.now(timezone.utc),
+        show_samples=a.show_samples,
+    )
+
+
+def with_run_columns(df: DataFrame, cfg: ScoringConfig, model_version: str) -> DataFrame:
+    return (
+        df.withColumn("model_version", F.lit(model_version))
+        .withColumn("pipeline_id", F.lit(cfg.pipeline_id))
+        .withColumn("pipeline_execution_dt", F.lit(cfg.execution_ts).cast("timestamp"))
+    )
+
+
+def rejects_of(checked: DataFrame) -> DataFrame:
+    """Rejected rows as batch_rejects wants them: the id, the reason and the row as read."""
+    raw = [c for c in checked.columns if c not in (cu.REJECT_REASON,)]
+    return checked.where(F.col(cu.REJECT_REASON).isNotNull()).select(
+        F.col("customerID").alias("customer_id"),
+        F.col(cu.REJECT_REASON),
+        F.to_json(F.struct(*raw), {"ignoreNullFields": "false"}).alias("raw_record"),
+    )
+
+
+def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
+    started = time.monotonic()
+    model_meta = cu.resolve_model_version(spark, cfg.models_root, cfg.model_version)
+    version = model_meta["version"]
+    model = cu.load_model(cfg.models_root, version)
+    log.info("scoring %s with model %s (trained %s) as pipeline_id=%s", cfg.input, version, model_meta["trained_at"], cfg.pipeline_id)
+
+    # The input is read once: everything after this works on the cached, validated rows.
+    checked = cu.validate(cu.read_customers(spark, cfg.input, with_label=False), with_label=False)
+    checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+    read = checked.count()
+
+    valid = checked.where(F.col(cu.REJECT_REASON).isNull())
+    scored = cu.score(model, cu.preprocess(valid))
+    predictions = cu.conform(with_run_columns(scored, cfg, version), cu.PREDICTIONS_TABLE).persist(StorageLevel.MEMORY_AND_DISK)
+    rejects = cu.conform(with_run_columns(rejects_of(checked), cfg, version), cu.REJECTS_TABLE).persist(StorageLevel.MEMORY_AND_DISK)
+
+    by_prediction = {int(r["prediction"]): r["count"] for r in predictions.groupBy("prediction").count().collect()}
+    scored_count = sum(by_prediction.values())
+    reasons = [(r[cu.REJECT_REASON], r["count"]) for r in rejects.groupBy(cu.REJECT_REASON).count().orderBy(F.desc("count")).collect()]
+    rejected_count = sum(n for _, n in reasons)
+    log.info("RECONCILIATION read=%d scored=%d rejected=%d", read, scored_count, rejected_count)
+    if read != scored_count + rejected_count:
+        raise cu.JobError(f"reconciliation failed: read {read} rows but scored {scored_count} and rejected {rejected_count}")
+
+    cfg.sink.replace(spark, cu.PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
+    cfg.sink.replace(spark, cu.REJECTS_TABLE, cfg.pipeline_id, rejects)
+
+    if cfg.show_samples:
+        predictions.select("customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability").show(5, truncate=False)
+    summary = {
+        "pipeline_id": cfg.pipeline_id,
+        "model_version": version,
+        "model_metrics": model_meta.get("metrics", {}),
+        "read": read,
+        "scored": scored_count,
+        "rejected": rejected_count,
+        "predictions": {str(k): v for k, v in sorted(by_prediction.items())},
+        "reject_reasons": [{"reason": r, "rows": n} for r, n in reasons],
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    for df in (predictions, rejects, checked):
+        df.unpersist()
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    spark = cu.get_spark("s8s-batch-scoring")
+    summary = run(spark, cfg)
+    print("SUMMARY " + json.dumps(summary, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cu.run_main(main))

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Creates or refreshes one of the project's Python virtual environments from its lock file:
+#   scripts/python-env.sh spark|airflow|checkov     -> prints the environment's folder
+# An environment is rebuilt only when its lock file changed (a stamp holds the lock's hash).
+# Installs go through uv, itself installed from a hash-pinned lock with pip.
+set -euo pipefail
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LOCKS="$REPO/scripts/requirements"
+VENVS="$REPO/.venv"
+PYTHON="${S8S_PYTHON:-python3}"
+
+log() { echo "[python-env] $*" >&2; }
+
+need_python() {
+  if ! "$PYTHON" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' 2>/dev/null; then
+    log "Python 3.11 or newer is required (found: $("$PYTHON" --version 2>&1 || echo none)); set S8S_PYTHON to another interpreter"
+    exit 1
+  fi
+}
+
+stamp_ok() { [ -f "$1/.lock-stamp" ] && [ "$(cat "$1/.lock-stamp")" = "$(sha256sum "$2" | cut -d' ' -f1)" ]; }
+
+ensure_uv() {
+  local env="$VENVS/uv" lock="$LOCKS/uv.lock"
+  if ! stamp_ok "$env" "$lock"; then
+    need_python
+    log "installing uv into $env"
+    rm -rf "$env"
+    "$PYTHON" -m venv "$env"
+    "$env/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$lock"
+    sha256sum "$lock" | cut -d' ' -f1 > "$env/.lock-stamp"
+  fi
+  echo "$env/bin/uv"
+}
+
+# Spark needs a Java runtime; Dataproc runtime 2.2 runs Java 17.
+ensure_java() {
+  if java -version 2>&1 | grep -qE 'version "(17|21)'; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing a Java 17 runtime for Spark"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >&2
+  else
+    log "Spark needs Java 17 (found: $(java -version 2>&1 | head -1 || echo none)); install a JDK 17 and retry"
+    exit 1
+  fi
+}
+
+ensure_env() {
+  local name="$1" env="$VENVS/$1" lock="$LOCKS/$1.lock"
+  [ -f "$lock" ] || { log "unknown environment '$name': no $lock (expected spark, airflow or checkov)"; exit 2; }
+  [ "$name" = spark ] && ensure_java
+  if ! stamp_ok "$env" "$lock"; then
+    local uv_bin
+    uv_bin="$(ensure_uv)"
+    need_python
+    log "creating $env from $(basename "$lock")"
+    rm -rf "$env"
+    "$PYTHON" -m venv "$env"
+    "$uv_bin" pip sync --quiet --require-hashes --python "$env/bin/python" "$lock" >&2
+    sha256sum "$lock" | cut -d' ' -f1 > "$env/.lock-stamp"
+  fi
+  echo "$env"
+}
+
+if [ "${1:-}" != "--source-only" ]; then
+  [ $# -eq 1 ] || { log "usage: $0 spark|airflow|checkov"; exit 2; }
+  ensure_env "$1"
+fi
