@@ -441,7 +441,11 @@ class BigQuerySink:
 
 def get_spark(app_name: str) -> SparkSession:
     """The active session (Dataproc makes one) or a local one; UTC for every timestamp."""
-    builder = SparkSession.builder.appName(app_name).config("spark.sql.session.timeZone", "UTC")
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")  # progress bars garble batch logs
+    )
     return builder.getOrCreate()
 
 
