@@ -5,6 +5,7 @@ import { BigqueryDatasetIamMember } from '@cdktf/provider-google/lib/bigquery-da
 import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table';
 import { PREDICTIONS_TABLE, REJECTS_TABLE, TABLE_SCHEMAS } from './contract';
 import { Principal } from './identity';
+import { REASONS, suppressCheck } from './policy';
 
 export interface ResultsDatasetProps {
   readonly projectId: string;
@@ -37,6 +38,7 @@ export class ResultsDataset extends Construct {
       labels: props.labels,
       dependsOn: props.dependsOn,
     });
+    suppressCheck(this.dataset, 'CKV_GCP_81', REASONS.googleManagedKeys);
     const tables: Record<string, BigqueryTable> = {};
     const descriptions: Record<string, string> = {
       [PREDICTIONS_TABLE]: 'One row per scored customer per scoring run (pipeline_id)',
@@ -55,6 +57,8 @@ export class ResultsDataset extends Construct {
         deletionProtection: false,
         labels: props.labels,
       });
+      suppressCheck(tables[tableId], 'CKV_GCP_80', REASONS.googleManagedKeys);
+      suppressCheck(tables[tableId], 'CKV_GCP_121', REASONS.destroyable);
     }
     this.tables = tables;
   }

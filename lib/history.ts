@@ -2,6 +2,7 @@ import { Construct } from 'constructs';
 import { ITerraformDependable } from 'cdktf';
 import { DataprocCluster } from '@cdktf/provider-google/lib/dataproc-cluster';
 import { PHS_IMAGE_VERSION } from './names';
+import { REASONS, suppressCheck } from './policy';
 
 export interface HistoryServerProps {
   readonly projectId: string;
@@ -65,6 +66,7 @@ export class HistoryServer extends Construct {
       },
       dependsOn: props.dependsOn,
     });
+    suppressCheck(this.cluster, 'CKV_GCP_91', REASONS.googleManagedKeys);
   }
 
   /** The UI address through the component gateway, known once the cluster exists. */

@@ -4,6 +4,7 @@ import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { DataGoogleProject } from '@cdktf/provider-google/lib/data-google-project';
+import { suppressCheck } from './policy';
 
 /** A service account and the IAM member string that names it. */
 export interface Principal {
@@ -58,6 +59,11 @@ export class Identity extends Construct {
           role,
           member: p.member,
         });
+        if (role === 'roles/composer.worker') {
+          suppressCheck(grant, 'CKV_GCP_49',
+            'roles/composer.worker is the role Composer requires of the environment\'s account and exists only at ' +
+            'project level; it lets the environment run its workloads as that same account, nothing more.');
+        }
         (p.key === 'lab' ? this.composerPrerequisites : this.sparkPrerequisites).push(grant);
       }
     }

@@ -4,6 +4,7 @@ import { StorageBucket, StorageBucketLifecycleRule } from '@cdktf/provider-googl
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
 import { BUCKET_PURPOSES, BucketPurpose } from './names';
 import { Principal } from './identity';
+import { REASONS, suppressCheck } from './policy';
 
 export interface LabBucketProps {
   readonly projectId: string;
@@ -48,6 +49,7 @@ export class LabBucket extends Construct {
       labels: props.labels,
       dependsOn: props.dependsOn,
     });
+    suppressCheck(this.bucket, 'CKV_GCP_62', REASONS.accessLogs);
   }
 
   /** Read objects. */

@@ -1,0 +1,178 @@
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ConfigError, loadConfig, PLACEHOLDER_PROJECT, SETTINGS } from '../lib/config';
+
+describe('configuration defaults', () => {
+  test('no configuration at all gives a complete, placeholder configuration', () => {
+    const c = loadConfig({});
+    expect(c).toEqual({
+      projectId: PLACEHOLDER_PROJECT,
+      projectIsPlaceholder: true,
+      region: 'us-central1',
+      prefix: 's8s',
+      composerImage: 'composer-3-airflow-2.10.5',
+      composerSize: 'ENVIRONMENT_SIZE_SMALL',
+      subnetCidr: '10.10.0.0/24',
+      phsMachineType: 'e2-standard-2',
+      phsDiskGb: 35,
+      modelVersion: 'latest',
+      containerImage: '',
+      bqConnectorJar: '',
+      stateBucket: '',
+    });
+  });
+
+  test('an empty variable means unset', () => {
+    expect(loadConfig({ S8S_REGION: '', GOOGLE_CLOUD_PROJECT: 'demo-proj' }).region).toBe('us-central1');
+    expect(loadConfig({ GOOGLE_CLOUD_PROJECT: 'demo-proj' }).projectIsPlaceholder).toBe(false);
+  });
+});
+
+// [setting, bad value]: each must fail with a message that names the setting and the value.
+const BAD: Array<[string, unknown]> = [
+  ['GOOGLE_CLOUD_PROJECT', 'My-Project'],
+  ['GOOGLE_CLOUD_PROJECT', 'abc'],
+  ['GOOGLE_CLOUD_PROJECT', 'a'.repeat(31)],
+  ['GOOGLE_CLOUD_PROJECT', '1project'],
+  ['GOOGLE_CLOUD_PROJECT', 'project-'],
+  ['GOOGLE_CLOUD_PROJECT', 'example.com:proj'],
+  ['GOOGLE_CLOUD_PROJECT', 'my_project'],
+  ['GOOGLE_CLOUD_PROJECT', ' my-project'],
+  ['GOOGLE_CLOUD_PROJECT', 'my-projéct'],
+  ['GOOGLE_CLOUD_PROJECT', 'google-lab-1'],
+  ['GOOGLE_CLOUD_PROJECT', '   '],
+  ['S8S_REGION', 'mars-north1'],
+  ['S8S_REGION', 'US-CENTRAL1'],
+  ['S8S_REGION', 'us-central'],
+  ['S8S_REGION', 'us-central1 '],
+  ['S8S_REGION', 'us-ceñtral1'],
+  ['S8S_PREFIX', 'S8S'],
+  ['S8S_PREFIX', 'a'],
+  ['S8S_PREFIX', 'toolongprefix1'],
+  ['S8S_PREFIX', 's8s-'],
+  ['S8S_PREFIX', '1ab'],
+  ['S8S_PREFIX', 's8s_lab'],
+  ['S8S_PREFIX', '\t'],
+  ['S8S_COMPOSER_IMAGE', 'composer-2-airflow-2.10.5'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3'],
+  ['S8S_COMPOSER_IMAGE', 'latest'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.10.5-build'],
+  ['S8S_COMPOSER_SIZE', 'SMALL'],
+  ['S8S_COMPOSER_SIZE', 'environment_size_small'],
+  ['S8S_SUBNET_CIDR', '10.10.0.0'],
+  ['S8S_SUBNET_CIDR', '10.10.0.0/33'],
+  ['S8S_SUBNET_CIDR', '8.8.8.0/24'],
+  ['S8S_SUBNET_CIDR', '10.10.0.1/24'],
+  ['S8S_SUBNET_CIDR', '10.0.0.0/8'],
+  ['S8S_SUBNET_CIDR', '300.1.1.0/24'],
+  ['S8S_SUBNET_CIDR', '10.10.0.0/30x'],
+  ['S8S_PHS_MACHINE_TYPE', 'e2-small'],
+  ['S8S_PHS_MACHINE_TYPE', 'n1-standard-1'],
+  ['S8S_PHS_MACHINE_TYPE', 'E2-STANDARD-2'],
+  ['S8S_PHS_MACHINE_TYPE', 'e2 standard 2'],
+  ['S8S_PHS_DISK_GB', '29'],
+  ['S8S_PHS_DISK_GB', '1001'],
+  ['S8S_PHS_DISK_GB', '35.5'],
+  ['S8S_PHS_DISK_GB', 'abc'],
+  ['S8S_PHS_DISK_GB', '-40'],
+  ['S8S_PHS_DISK_GB', '1e3'],
+  ['S8S_PHS_DISK_GB', 35],
+  ['S8S_MODEL_VERSION', 'Latest'],
+  ['S8S_MODEL_VERSION', 'v 1'],
+  ['S8S_MODEL_VERSION', '-v1'],
+  ['S8S_MODEL_VERSION', 'a'.repeat(64)],
+  ['S8S_CONTAINER_IMAGE', 'docker.io/library/spark:3'],
+  ['S8S_CONTAINER_IMAGE', 'not an image'],
+  ['S8S_BQ_CONNECTOR_JAR', 'https://example.com/connector.jar'],
+  ['S8S_BQ_CONNECTOR_JAR', 'gs://bucket/connector.zip'],
+  ['S8S_BQ_CONNECTOR_JAR', 'gs://b'],
+  ['S8S_STATE_BUCKET', 'UPPER-bucket'],
+  ['S8S_STATE_BUCKET', 'ab'],
+  ['S8S_STATE_BUCKET', 'gs://bucket'],
+  ['S8S_STATE_BUCKET', 'bucket..name'],
+];
+
+describe('bad configuration fails with a message naming the setting', () => {
+  test('the table covers every setting with at least 30 bad values', () => {
+    expect(BAD.length).toBeGreaterThanOrEqual(30);
+    expect(new Set(BAD.map(([k]) => k))).toEqual(new Set(SETTINGS.map((s) => s.env)));
+  });
+
+  test.each(BAD)('%s = %j', (setting, value) => {
+    let error: unknown;
+    try {
+      loadConfig({ GOOGLE_CLOUD_PROJECT: 'demo-proj', [setting]: value as string });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(1);
+    expect(problems[0].startsWith(`${setting}: `)).toBe(true);
+    expect(problems[0]).toMatch(/expected/);
+    if (typeof value === 'string') expect(problems[0]).toContain(JSON.stringify(value));
+    else expect(problems[0]).toContain(`got a ${typeof value}`);
+  });
+
+  test('every bad setting is reported at once', () => {
+    expect(() => loadConfig({ S8S_REGION: 'mars', S8S_PREFIX: 'X', S8S_PHS_DISK_GB: '1' })).toThrow(
+      /S8S_REGION: "mars"[\s\S]*S8S_PREFIX: "X"[\s\S]*S8S_PHS_DISK_GB: "1"/,
+    );
+  });
+});
+
+describe('good edge cases pass', () => {
+  test.each<[string, string]>([
+    ['GOOGLE_CLOUD_PROJECT', 'a1b2c3'],
+    ['GOOGLE_CLOUD_PROJECT', 'a'.repeat(30)],
+    ['S8S_PREFIX', 'ab'],
+    ['S8S_PREFIX', 'lab-team-123'],
+    ['S8S_REGION', 'europe-west1'],
+    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.10.5-build.10'],
+    ['S8S_COMPOSER_SIZE', 'ENVIRONMENT_SIZE_MEDIUM'],
+    ['S8S_SUBNET_CIDR', '10.0.0.0/16'],
+    ['S8S_SUBNET_CIDR', '172.16.4.0/29'],
+    ['S8S_SUBNET_CIDR', '192.168.0.0/24'],
+    ['S8S_PHS_MACHINE_TYPE', 'n2-standard-4'],
+    ['S8S_PHS_DISK_GB', '30'],
+    ['S8S_PHS_DISK_GB', '1000'],
+    ['S8S_MODEL_VERSION', 'v20260131t120000'],
+    ['S8S_MODEL_VERSION', 'a'.repeat(63)],
+    ['S8S_CONTAINER_IMAGE', 'us-docker.pkg.dev/demo-proj/lab/spark@sha256:' + 'a'.repeat(64)],
+    ['S8S_CONTAINER_IMAGE', 'gcr.io/demo-proj/spark:1.0'],
+    ['S8S_BQ_CONNECTOR_JAR', 'gs://spark-lib/bigquery/spark-bigquery-with-dependencies_2.13-0.36.4.jar'],
+    ['S8S_STATE_BUCKET', 'my.state-bucket_1'],
+  ])('%s = %s', (setting, value) => {
+    expect(() => loadConfig({ GOOGLE_CLOUD_PROJECT: 'demo-proj', [setting]: value })).not.toThrow();
+  });
+});
+
+describe('main.ts', () => {
+  const run = (env: Record<string, string>) => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 's8s-synth-'));
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('S8S_') && k !== 'GOOGLE_CLOUD_PROJECT'));
+    const result = spawnSync(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'main.ts'], {
+      cwd: path.resolve(__dirname, '..'),
+      env: { ...clean, ...env, CDKTF_OUTDIR: outdir, CHECKPOINT_DISABLE: '1' },
+      encoding: 'utf-8',
+    });
+    return { ...result, outdir };
+  };
+
+  test('synthesizes the whole stack with no configuration and exits 0', () => {
+    const r = run({});
+    expect(r.status).toBe(0);
+    const stack = JSON.parse(fs.readFileSync(path.join(r.outdir, 'stacks', 's8s-scoring-lab', 'cdk.tf.json'), 'utf-8'));
+    expect(Object.keys(stack.resource.google_composer_environment)).toHaveLength(1);
+    expect(stack.provider.google[0].project).toBe(PLACEHOLDER_PROJECT);
+  }, 120000);
+
+  test('a bad setting stops synth with exit 1 and names the setting', () => {
+    const r = run({ S8S_REGION: 'mars-north1' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('S8S_REGION: "mars-north1" is not valid; expected one of');
+    expect(fs.existsSync(path.join(r.outdir, 'stacks'))).toBe(false);
+  }, 120000);
+});

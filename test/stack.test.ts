@@ -1,0 +1,230 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { AIRFLOW_VARIABLES, TABLE_SCHEMAS } from '../lib/contract';
+import { LAB_APIS } from '../lib/services';
+import { bucketPurposes, DEMO_ENV, Json, refId, resourcesOf, single, synthLab } from './helpers';
+
+const REPO = path.resolve(__dirname, '..');
+const stack = synthLab();
+
+describe('services', () => {
+  test('every lab API is enabled and stays enabled on destroy', () => {
+    const services = Object.values(resourcesOf(stack, 'google_project_service'));
+    expect(services.map((s) => s.service).sort()).toEqual([...LAB_APIS].sort());
+    for (const s of services) {
+      expect(s.disable_on_destroy).toBe(false);
+      expect(s.disable_dependent_services).toBe(false);
+    }
+  });
+});
+
+describe('network', () => {
+  test('custom VPC, subnet with Private Google Access, all protocols within the subnet', () => {
+    expect(single(stack, 'google_compute_network')).toMatchObject({ name: 's8s-vpc', auto_create_subnetworks: false });
+    expect(single(stack, 'google_compute_subnetwork')).toMatchObject({
+      name: 's8s-subnet', region: 'us-central1', ip_cidr_range: '10.10.0.0/24', private_ip_google_access: true,
+    });
+    expect(single(stack, 'google_compute_firewall')).toMatchObject({
+      direction: 'INGRESS', source_ranges: ['10.10.0.0/24'], allow: [{ protocol: 'all' }],
+    });
+  });
+});
+
+describe('storage', () => {
+  const buckets = resourcesOf(stack, 'google_storage_bucket');
+  test('one bucket per purpose, deterministic names, secure defaults, destroyable', () => {
+    expect(Object.values(buckets).map((b) => b.name).sort()).toEqual(
+      ['code', 'composer', 'data', 'models', 'phs', 'spark'].map((p) => `s8s-demo-proj-${p}`),
+    );
+    for (const b of Object.values(buckets)) {
+      expect(b).toMatchObject({
+        location: 'US-CENTRAL1', storage_class: 'STANDARD', uniform_bucket_level_access: true,
+        public_access_prevention: 'enforced', force_destroy: true,
+      });
+      expect(b.labels).toMatchObject({ lab: 's8s-scoring-lab', prefix: 's8s', purpose: expect.any(String) });
+      expect(b.name.length).toBeLessThanOrEqual(63);
+    }
+  });
+
+  test('uploads: DAGs to the environment bucket, jobs to code, samples to data, every file', () => {
+    const purposes = bucketPurposes(stack);
+    const objects = Object.values(resourcesOf(stack, 'google_storage_bucket_object')).map((o) => ({
+      purpose: purposes[refId(o.bucket)], name: o.name as string, source: o.source as string,
+    }));
+    const expected = [
+      ...fs.readdirSync(path.join(REPO, 'airflow/dags')).filter((f) => f.endsWith('.py')).map((f) => ['composer', `dags/${f}`]),
+      ...fs.readdirSync(path.join(REPO, 'pyspark')).filter((f) => /\.(py|json)$/.test(f)).map((f) => ['code', `pyspark/${f}`]),
+      ...fs.readdirSync(path.join(REPO, 'pyspark/data')).filter((f) => f.endsWith('.csv')).map((f) => ['data', `data/${f}`]),
+    ];
+    expect(objects.map((o) => [o.purpose, o.name]).sort()).toEqual(expected.sort());
+    expect(objects.map((o) => o.name)).toEqual(expect.arrayContaining([
+      'dags/customer_churn_prediction.py', 'dags/customer_churn_training.py', 'pyspark/batch_scoring.py',
+      'pyspark/common_utils.py', 'pyspark/table_schemas.json', 'data/scoring.csv', 'data/training.csv',
+    ]));
+    for (const o of objects) expect(o.source).toMatch(/^assets\/[^/]+\/[0-9A-F]{32,}\/[^/]+$/i);
+  });
+});
+
+describe('bigquery', () => {
+  test('dataset customer_churn_ds is emptied on destroy', () => {
+    expect(single(stack, 'google_bigquery_dataset')).toMatchObject({
+      dataset_id: 'customer_churn_ds', location: 'us-central1', delete_contents_on_destroy: true,
+    });
+  });
+
+  test('tables carry the schema the job writes, partitioned and clustered for the pipeline_id query', () => {
+    const tables = resourcesOf(stack, 'google_bigquery_table');
+    const byId = Object.fromEntries(Object.values(tables).map((t) => [t.table_id, t]));
+    expect(Object.keys(byId).sort()).toEqual(['batch_predictions', 'batch_rejects']);
+    for (const [tableId, t] of Object.entries(byId) as Array<[string, Json]>) {
+      expect(JSON.parse(t.schema)).toEqual(TABLE_SCHEMAS[tableId]);
+      expect(t.deletion_protection).toBe(false);
+      expect(t.time_partitioning).toEqual({ type: 'DAY', field: 'pipeline_execution_dt' });
+      expect(t.clustering).toEqual(['pipeline_id']);
+    }
+    const columns = TABLE_SCHEMAS.batch_predictions.map((c) => c.name);
+    expect(columns).toEqual(expect.arrayContaining([
+      'customer_id', 'tenure_group', 'total_charges', 'prediction', 'model_version', 'pipeline_id', 'pipeline_execution_dt',
+    ]));
+  });
+});
+
+describe('history server', () => {
+  const cluster = single(stack, 'google_dataproc_cluster');
+  test('single node, cheapest valid machine, small disk, internal IPs, runtime 2.2 image', () => {
+    const cfg = cluster.cluster_config;
+    expect(cluster.name).toBe('s8s-phs');
+    expect(cfg.master_config).toEqual({
+      num_instances: 1, machine_type: 'e2-standard-2', disk_config: { boot_disk_type: 'pd-standard', boot_disk_size_gb: 35 },
+    });
+    expect(cfg.worker_config).toBeUndefined();
+    expect(cfg.software_config.image_version).toBe('2.2-debian12');
+    expect(cfg.gce_cluster_config.internal_ip_only).toBe(true);
+    expect(cfg.endpoint_config.enable_http_port_access).toBe(true);
+  });
+
+  test('reads event logs from the PHS bucket and stages in the lab bucket', () => {
+    const cfg = cluster.cluster_config;
+    const purposes = bucketPurposes(stack);
+    expect(cfg.software_config.override_properties).toEqual({
+      'dataproc:dataproc.allow.zero.workers': 'true',
+      'spark:spark.history.fs.logDirectory': expect.stringMatching(/^gs:\/\/\$\{google_storage_bucket\.(.+)\.name\}\/\*\/spark-job-history$/),
+    });
+    const logBucket = /\.([^.]+)\.name/.exec(cfg.software_config.override_properties['spark:spark.history.fs.logDirectory'])![1];
+    expect(purposes[logBucket]).toBe('phs');
+    expect(purposes[refId(cfg.staging_bucket)]).toBe('spark');
+    expect(purposes[refId(cfg.temp_bucket)]).toBe('spark');
+  });
+});
+
+describe('composer', () => {
+  const env = single(stack, 'google_composer_environment');
+  test('Composer 3, small, the lab account, the lab bucket, no PyPI packages', () => {
+    expect(env.name).toBe('s8s-composer');
+    expect(env.config.software_config.image_version).toBe('composer-3-airflow-2.10.5');
+    expect(env.config.software_config.pypi_packages).toBeUndefined();
+    expect(env.config.environment_size).toBe('ENVIRONMENT_SIZE_SMALL');
+    const lab = Object.entries(resourcesOf(stack, 'google_service_account')).find(([, sa]) => sa.account_id === 's8s-lab-sa')!;
+    expect(env.config.node_config.service_account).toBe(`\${google_service_account.${lab[0]}.email}`);
+    expect(bucketPurposes(stack)[refId(env.storage_config.bucket)]).toBe('composer');
+    // Composer-2-only fields are refused by Composer 3.
+    for (const field of ['private_environment_config', 'master_authorized_networks_config']) expect(env.config[field]).toBeUndefined();
+    expect(env.config.node_config.ip_allocation_policy).toBeUndefined();
+  });
+
+  test('sets every variable the DAGs read, as AIRFLOW_VAR_*, and nothing reserved', () => {
+    const vars = env.config.software_config.env_variables as Record<string, string>;
+    expect(Object.keys(vars).sort()).toEqual(Object.keys(AIRFLOW_VARIABLES).map((k) => `AIRFLOW_VAR_${k.toUpperCase()}`).sort());
+    for (const name of Object.keys(vars)) {
+      expect(name).toMatch(/^AIRFLOW_VAR_[A-Z0-9_]+$/);
+      expect(name).not.toMatch(/^(COMPOSER_|AIRFLOW_HOME$|PATH$|PORT$|PROJECT_ID$|GCP_PROJECT$)/);
+    }
+    expect(vars).toMatchObject({
+      AIRFLOW_VAR_PROJECT_ID: 'demo-proj', AIRFLOW_VAR_REGION: 'us-central1', AIRFLOW_VAR_PHS_SERVER: 's8s-phs',
+      AIRFLOW_VAR_BQ_DATASET: 'customer_churn_ds', AIRFLOW_VAR_MODEL_VERSION: 'latest', AIRFLOW_VAR_SPARK_RUNTIME_VERSION: '2.2',
+      AIRFLOW_VAR_CONTAINER_IMAGE_URI: '', AIRFLOW_VAR_BQ_CONNECTOR_JAR_URI: '',
+    });
+    expect(vars.AIRFLOW_VAR_SUBNET).toMatch(/^\$\{google_compute_subnetwork\..+\.id\}$/);
+    expect(vars.AIRFLOW_VAR_UMSA_FQN).toMatch(/^\$\{google_service_account\..+\.email\}$/);
+  });
+});
+
+describe('ordering', () => {
+  const dependsOn = (r: Json) => (r.depends_on ?? []) as string[];
+  test('Composer waits for APIs and its grants, never for the history server', () => {
+    const deps = dependsOn(single(stack, 'google_composer_environment'));
+    expect(deps.some((d) => d.startsWith('google_project_service.'))).toBe(true);
+    expect(deps.some((d) => d.startsWith('google_project_iam_member.'))).toBe(true);
+    expect(deps.some((d) => d.startsWith('google_service_account_iam_member.'))).toBe(true);
+    expect(deps.some((d) => d.startsWith('google_dataproc_cluster.'))).toBe(false);
+    expect(JSON.stringify(single(stack, 'google_composer_environment'))).not.toContain('google_dataproc_cluster');
+  });
+
+  test('the history server does not wait for Composer', () => {
+    expect(JSON.stringify(single(stack, 'google_dataproc_cluster'))).not.toContain('google_composer_environment');
+  });
+
+  test('no fixed sleeps', () => {
+    expect(Object.keys(stack.resource).filter((t) => t.includes('sleep'))).toEqual([]);
+    expect(stack.terraform.required_providers.time).toBeUndefined();
+  });
+});
+
+describe('outputs', () => {
+  test('UI addresses, buckets, the results query and the trigger commands', () => {
+    expect(Object.keys(stack.output).sort()).toEqual([
+      'airflow_ui', 'bucket_code', 'bucket_composer', 'bucket_data', 'bucket_models', 'bucket_phs', 'bucket_spark',
+      'dag_folder', 'history_server_ui', 'results_query', 'score_command', 'train_command',
+    ]);
+    expect(stack.output.results_query.value).toBe(
+      "SELECT * FROM `demo-proj.customer_churn_ds.batch_predictions` WHERE pipeline_id = 'PIPELINE_ID'",
+    );
+    expect(stack.output.score_command.value).toBe(
+      'gcloud composer environments run s8s-composer --project demo-proj --location us-central1 dags trigger -- ' +
+        'customer-churn-prediction --conf \'{"model_version": "latest"}\'',
+    );
+    expect(stack.output.history_server_ui.value).toContain('Spark History Server');
+  });
+});
+
+describe('logical ids of stateful resources', () => {
+  // Renaming one of these replaces the resource (and deletes its data) on the next deploy.
+  test('are stable', () => {
+    const ids = (type: string) => Object.keys(resourcesOf(stack, type)).sort();
+    expect(ids('google_storage_bucket')).toEqual([
+      'storage_code_bucket_A00965C9', 'storage_composer_bucket_EF81727F', 'storage_data_bucket_77B590E3',
+      'storage_models_bucket_6F885890', 'storage_phs_bucket_92D2B696', 'storage_spark_bucket_69650DD3',
+    ]);
+    expect(ids('google_bigquery_dataset')).toEqual(['bigquery_dataset_EBB62DA7']);
+    expect(ids('google_bigquery_table')).toEqual(['bigquery_batch_predictions_DE99448A', 'bigquery_batch_rejects_52F24F4A']);
+    expect(ids('google_dataproc_cluster')).toEqual(['history_cluster_44900294']);
+    expect(ids('google_composer_environment')).toEqual(['composer_environment_85F4694A']);
+    expect(ids('google_service_account')).toEqual(['identity_lab-sa_ABF72A13', 'identity_spark-sa_8219FB4C']);
+  });
+});
+
+describe('configuration reaches the resources', () => {
+  test('prefix, region, sizes and state backend', () => {
+    const custom = synthLab({
+      ...DEMO_ENV, S8S_PREFIX: 'team1', S8S_REGION: 'europe-west1', S8S_PHS_MACHINE_TYPE: 'n2-standard-2',
+      S8S_PHS_DISK_GB: '50', S8S_COMPOSER_SIZE: 'ENVIRONMENT_SIZE_MEDIUM', S8S_STATE_BUCKET: 'my-tf-state',
+      S8S_MODEL_VERSION: 'v1', S8S_SUBNET_CIDR: '192.168.8.0/24',
+    });
+    expect(single(custom, 'google_composer_environment')).toMatchObject({ name: 'team1-composer', region: 'europe-west1' });
+    expect(single(custom, 'google_composer_environment').config.environment_size).toBe('ENVIRONMENT_SIZE_MEDIUM');
+    expect(single(custom, 'google_dataproc_cluster').cluster_config.master_config).toMatchObject({
+      machine_type: 'n2-standard-2', disk_config: { boot_disk_size_gb: 50 },
+    });
+    expect(single(custom, 'google_compute_subnetwork').ip_cidr_range).toBe('192.168.8.0/24');
+    expect(Object.values(resourcesOf(custom, 'google_storage_bucket')).map((b) => b.name)).toContain('team1-demo-proj-code');
+    expect(custom.terraform.backend.gcs).toEqual({ bucket: 'my-tf-state', prefix: 's8s-scoring-lab/team1' });
+    expect(stack.terraform.backend).toBeUndefined(); // default: local state file
+  });
+});
+
+describe('full stack', () => {
+  test('snapshot (asset hashes normalised)', () => {
+    const text = JSON.stringify(stack, null, 2).replace(/(assets\/[^/"]+\/)[0-9A-F]{32,}\//gi, '$1HASH/');
+    expect(JSON.parse(text)).toMatchSnapshot();
+  });
+});
