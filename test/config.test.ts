@@ -176,3 +176,16 @@ describe('main.ts', () => {
     expect(fs.existsSync(path.join(r.outdir, 'stacks'))).toBe(false);
   }, 120000);
 });
+
+describe('README', () => {
+  test('the configuration table lists every setting with its default', () => {
+    const readme = fs.readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf-8');
+    const block = /<!-- config-table:start -->([\s\S]*?)<!-- config-table:end -->/.exec(readme);
+    expect(block).not.toBeNull();
+    const rows = [...block![1].matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|\s*([^|]+?)\s*\|/gm)].map((m) => [
+      m[1],
+      m[2] === '*(empty)*' ? '' : m[2].replace(/^`|`$/g, ''),
+    ]);
+    expect(rows).toEqual(SETTINGS.map((s) => [s.env, s.defaultValue]));
+  });
+});
