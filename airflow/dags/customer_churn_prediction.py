@@ -11,23 +11,20 @@ from __future__ import annotations
 from airflow.providers.google.cloud.operators.bigquery import BigQueryCheckOperator
 
 from s8s_common import (
-    DEFAULT_ARGS,
-    MACROS,
     MODELS_ROOT,
     PIPELINE_ID,
     PREDICTIONS_TABLE,
     SCORING_VERSION_PATTERN,
-    START_DATE,
     input_uri,
     lab_batch,
+    lab_dag_settings,
 )
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param, task
+    from airflow.sdk import DAG, task
 except ImportError:  # Airflow 2.10 (Composer 3's default image)
     from airflow.decorators import task
     from airflow.models.dag import DAG
-    from airflow.models.param import Param
 
 MODEL_VERSION = "{{ params.model_version or var.value.model_version or 'latest' }}"
 RESULTS_TABLE = "{{ var.value.project_id }}.{{ var.value.bq_dataset }}." + PREDICTIONS_TABLE
@@ -36,17 +33,11 @@ with DAG(
     dag_id="customer-churn-prediction",
     description="Score customers for churn on Dataproc Serverless; results in BigQuery by pipeline_id",
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    user_defined_macros=MACROS,
-    params={
-        "model_version": Param(None, type=["null", "string"], pattern=SCORING_VERSION_PATTERN,
-                               description="Model version to score with; empty: the model_version variable, else latest"),
-        "input_uri": Param(None, type=["null", "string"], pattern=r"^gs://",
-                           description="Customer CSV to score; empty: the lab's sample input"),
-    },
+    **lab_dag_settings(
+        SCORING_VERSION_PATTERN,
+        version_help="Model version to score with; empty: the model_version variable, else latest",
+        input_help="Customer CSV to score; empty: the lab's sample input",
+    ),
     tags=["s8s", "scoring"],
 ) as dag:
 

@@ -7,29 +7,22 @@ The version is v<logical date>, e.g. v20260131t120000, unless the trigger names 
 
 from __future__ import annotations
 
-from s8s_common import DEFAULT_ARGS, MACROS, MODELS_ROOT, START_DATE, VERSION_PATTERN, input_uri, lab_batch
+from s8s_common import MODELS_ROOT, VERSION_PATTERN, input_uri, lab_batch, lab_dag_settings
 
 try:  # Airflow 3
-    from airflow.sdk import DAG, Param
+    from airflow.sdk import DAG
 except ImportError:  # Airflow 2.10 (Composer 3's default image)
     from airflow.models.dag import DAG
-    from airflow.models.param import Param
 
 with DAG(
     dag_id="customer-churn-training",
     description="Train and register a churn model version on Dataproc Serverless",
     schedule=None,
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
-    user_defined_macros=MACROS,
-    params={
-        "model_version": Param(None, type=["null", "string"], pattern=VERSION_PATTERN,
-                               description="Name of the new version; empty: v<logical date>"),
-        "input_uri": Param(None, type=["null", "string"], pattern=r"^gs://",
-                           description="Labelled customer CSV; empty: the lab's training sample"),
-    },
+    **lab_dag_settings(
+        VERSION_PATTERN,
+        version_help="Name of the new version; empty: v<logical date>",
+        input_help="Labelled customer CSV; empty: the lab's training sample",
+    ),
     tags=["s8s", "training"],
 ) as dag:
     lab_batch(

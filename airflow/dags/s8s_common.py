@@ -14,6 +14,11 @@ from typing import Any
 
 from airflow.providers.google.cloud.operators.dataproc import DataprocCreateBatchOperator
 
+try:  # Airflow 3
+    from airflow.sdk import Param
+except ImportError:  # Airflow 2.10 (Composer 3's default image)
+    from airflow.models.param import Param
+
 # A fixed date in the past: the DAGs only run when triggered (schedule=None, catchup=False).
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -55,6 +60,22 @@ def batch_id_for(kind: str, run_id: str, try_number: int) -> str:
 
 
 MACROS = {"pipeline_id_for": pipeline_id_for, "batch_id_for": batch_id_for}
+
+
+def lab_dag_settings(version_pattern: str, version_help: str, input_help: str) -> dict[str, Any]:
+    """What both lab DAGs share: they run only when triggered, one run at a time, and take an
+    optional model_version and input_uri in the trigger's conf (checked before the run starts)."""
+    return {
+        "start_date": START_DATE,
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": DEFAULT_ARGS,
+        "user_defined_macros": MACROS,
+        "params": {
+            "model_version": Param(None, type=["null", "string"], pattern=version_pattern, description=version_help),
+            "input_uri": Param(None, type=["null", "string"], pattern=r"^gs://", description=input_help),
+        },
+    }
 
 
 def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
