@@ -165,3 +165,20 @@ def test_training_input_errors_exit_non_zero(spark, tmp_path):
     code = cu.run_main(model_training.main, ["--input", str(path), "--models-root", str(tmp_path / "m")])
     assert code == 2
     assert not (tmp_path / "m").exists()
+
+
+def test_bigquery_sink_is_built_from_the_dag_arguments():
+    """The arguments the scoring DAG passes (test/python/airflow checks the rendered list)."""
+    cfg = batch_scoring.parse_args([
+        "--pipeline-id=manual-2026-01-31t12-00-00-00-0-cce451e4", "--model-version=latest",
+        "--input=gs://s8s-demo-proj-data/data/scoring.csv", "--models-root=gs://s8s-demo-proj-models/churn-model",
+        "--sink=bigquery", "--project=demo-proj", "--dataset=customer_churn_ds", "--temp-bucket=s8s-demo-proj-spark",
+        "--execution-ts=2026-01-31T12:00:00+00:00",
+    ])
+    assert cfg.sink == cu.BigQuerySink("demo-proj", "customer_churn_ds", "s8s-demo-proj-spark")
+    assert cfg.sink.table_id(cu.PREDICTIONS_TABLE) == "demo-proj.customer_churn_ds.batch_predictions"
+    # The run's earlier rows go first, by a bound parameter (never string-built SQL).
+    assert cfg.sink.delete_statement(cu.REJECTS_TABLE) == (
+        "DELETE FROM `demo-proj.customer_churn_ds.batch_rejects` WHERE pipeline_id = @pipeline_id"
+    )
+    assert cfg.execution_ts.isoformat() == "2026-01-31T12:00:00+00:00"
