@@ -22,11 +22,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import common_utils as cu
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-
-import common_utils as cu
 
 log = logging.getLogger("s8s.scoring")
 
@@ -54,8 +53,12 @@ def parse_args(argv: list[str] | None) -> ScoringConfig:
     p.add_argument("--dataset", help="bigquery sink: dataset, e.g. customer_churn_ds")
     p.add_argument("--temp-bucket", help="bigquery sink: bucket for the connector's load files")
     p.add_argument("--execution-ts", type=cu.parse_timestamp, help="pipeline_execution_dt (ISO 8601); default: now")
-    p.add_argument("--show-samples", action=argparse.BooleanOptionalAction, default=False,
-                   help="print a few scored rows (from the cached result; no extra read)")
+    p.add_argument(
+        "--show-samples",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="print a few scored rows (from the cached result; no extra read)",
+    )
     a = p.parse_args(argv)
     try:
         cu.check_model_version(a.model_version, allow_latest=True)
@@ -104,7 +107,9 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     model_meta = cu.resolve_model_version(spark, cfg.models_root, cfg.model_version)
     version = model_meta["version"]
     model = cu.load_model(cfg.models_root, version)
-    log.info("scoring %s with model %s (trained %s) as pipeline_id=%s", cfg.input, version, model_meta["trained_at"], cfg.pipeline_id)
+    log.info(
+        "scoring %s with model %s (trained %s) as pipeline_id=%s", cfg.input, version, model_meta["trained_at"], cfg.pipeline_id
+    )
 
     # The input is read once: everything after this works on the cached, validated rows.
     checked = cu.validate(cu.read_customers(spark, cfg.input, with_label=False), with_label=False)
@@ -114,11 +119,15 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     valid = checked.where(F.col(cu.REJECT_REASON).isNull())
     scored = cu.score(model, cu.preprocess(valid))
     predictions = cu.conform(with_run_columns(scored, cfg, version), cu.PREDICTIONS_TABLE).persist(StorageLevel.MEMORY_AND_DISK)
-    rejects = cu.conform(with_run_columns(rejects_of(checked), cfg, version), cu.REJECTS_TABLE).persist(StorageLevel.MEMORY_AND_DISK)
+    rejects = cu.conform(with_run_columns(rejects_of(checked), cfg, version), cu.REJECTS_TABLE).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
 
     by_prediction = {int(r["prediction"]): r["count"] for r in predictions.groupBy("prediction").count().collect()}
     scored_count = sum(by_prediction.values())
-    reasons = [(r[cu.REJECT_REASON], r["count"]) for r in rejects.groupBy(cu.REJECT_REASON).count().orderBy(F.desc("count")).collect()]
+    reasons = [
+        (r[cu.REJECT_REASON], r["count"]) for r in rejects.groupBy(cu.REJECT_REASON).count().orderBy(F.desc("count")).collect()
+    ]
     rejected_count = sum(n for _, n in reasons)
     log.info("RECONCILIATION read=%d scored=%d rejected=%d", read, scored_count, rejected_count)
     if read != scored_count + rejected_count:
@@ -128,7 +137,9 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     cfg.sink.replace(spark, cu.REJECTS_TABLE, cfg.pipeline_id, rejects)
 
     if cfg.show_samples:
-        predictions.select("customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability").show(5, truncate=False)
+        predictions.select("customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability").show(
+            5, truncate=False
+        )
     summary = {
         "pipeline_id": cfg.pipeline_id,
         "model_version": version,

@@ -27,10 +27,26 @@ log = logging.getLogger("s8s")
 # --------------------------------------------------------------------------------------------
 
 INPUT_COLUMNS = [
-    "customerID", "gender", "SeniorCitizen", "Partner", "Dependents", "tenure", "PhoneService",
-    "MultipleLines", "InternetService", "OnlineSecurity", "OnlineBackup", "DeviceProtection",
-    "TechSupport", "StreamingTV", "StreamingMovies", "Contract", "PaperlessBilling",
-    "PaymentMethod", "MonthlyCharges", "TotalCharges",
+    "customerID",
+    "gender",
+    "SeniorCitizen",
+    "Partner",
+    "Dependents",
+    "tenure",
+    "PhoneService",
+    "MultipleLines",
+    "InternetService",
+    "OnlineSecurity",
+    "OnlineBackup",
+    "DeviceProtection",
+    "TechSupport",
+    "StreamingTV",
+    "StreamingMovies",
+    "Contract",
+    "PaperlessBilling",
+    "PaymentMethod",
+    "MonthlyCharges",
+    "TotalCharges",
 ]
 LABEL_COLUMN = "Churn"
 CORRUPT_COLUMN = "_corrupt_record"
@@ -49,8 +65,17 @@ def snake_case(name: str) -> str:
 RENAMES = {c: snake_case(c) for c in INPUT_COLUMNS + [LABEL_COLUMN]}
 INTERNET_ADDONS = [RENAMES[c] for c in INTERNET_ADDONS_RAW]
 CATEGORICAL_FEATURES = [
-    "gender", "partner", "dependents", "phone_service", "multiple_lines", "internet_service",
-    *INTERNET_ADDONS, "contract", "paperless_billing", "payment_method", "tenure_group",
+    "gender",
+    "partner",
+    "dependents",
+    "phone_service",
+    "multiple_lines",
+    "internet_service",
+    *INTERNET_ADDONS,
+    "contract",
+    "paperless_billing",
+    "payment_method",
+    "tenure_group",
 ]
 NUMERIC_FEATURES = ["senior_citizen", "tenure", "monthly_charges", "total_charges_filled"]
 TENURE_GROUPS = [(12, "Tenure_0-12"), (24, "Tenure_12-24"), (48, "Tenure_24-48"), (60, "Tenure_48-60")]
@@ -73,7 +98,10 @@ SCHEMA_FILE = "table_schemas.json"
 PREDICTIONS_TABLE = "batch_predictions"
 REJECTS_TABLE = "batch_rejects"
 _BQ_TO_SPARK = {
-    "STRING": T.StringType(), "INT64": T.LongType(), "FLOAT64": T.DoubleType(), "TIMESTAMP": T.TimestampType(),
+    "STRING": T.StringType(),
+    "INT64": T.LongType(),
+    "FLOAT64": T.DoubleType(),
+    "TIMESTAMP": T.TimestampType(),
 }
 
 
@@ -113,6 +141,7 @@ def conform(df: DataFrame, table: str) -> DataFrame:
 # --------------------------------------------------------------------------------------------
 # Reading and validating the input
 # --------------------------------------------------------------------------------------------
+
 
 def hadoop_path(spark: SparkSession, uri: str):
     """(FileSystem, Path) for a gs://, file:// or plain local path, through Spark's own Hadoop."""
@@ -203,18 +232,30 @@ def validate(df: DataFrame, with_label: bool) -> DataFrame:
     checks = [
         _reason(F.col(CORRUPT_COLUMN).isNotNull(), F.lit("malformed CSV row (wrong number of fields or bad quoting)")),
         _reason(_blank(F.col("customerID")), F.lit("customerID: blank; expected an id")),
-        _reason(~F.coalesce(F.col("SeniorCitizen"), F.lit("")).rlike(r"^\s*[01]\s*$"),
-                F.concat(_quoted("SeniorCitizen"), F.lit(" is not 0 or 1"))),
-        _reason(~F.coalesce(F.col("tenure"), F.lit("")).rlike(_WHOLE),
-                F.concat(_quoted("tenure"), F.lit(" is not a whole number of months"))),
-        _reason(~F.coalesce(F.col("MonthlyCharges"), F.lit("")).rlike(_NUMBER),
-                F.concat(_quoted("MonthlyCharges"), F.lit(" is not a non-negative amount"))),
-        _reason(~_blank(F.col("TotalCharges")) & ~F.col("TotalCharges").rlike(_NUMBER),
-                F.concat(_quoted("TotalCharges"), F.lit(" is not a non-negative amount or blank"))),
+        _reason(
+            ~F.coalesce(F.col("SeniorCitizen"), F.lit("")).rlike(r"^\s*[01]\s*$"),
+            F.concat(_quoted("SeniorCitizen"), F.lit(" is not 0 or 1")),
+        ),
+        _reason(
+            ~F.coalesce(F.col("tenure"), F.lit("")).rlike(_WHOLE),
+            F.concat(_quoted("tenure"), F.lit(" is not a whole number of months")),
+        ),
+        _reason(
+            ~F.coalesce(F.col("MonthlyCharges"), F.lit("")).rlike(_NUMBER),
+            F.concat(_quoted("MonthlyCharges"), F.lit(" is not a non-negative amount")),
+        ),
+        _reason(
+            ~_blank(F.col("TotalCharges")) & ~F.col("TotalCharges").rlike(_NUMBER),
+            F.concat(_quoted("TotalCharges"), F.lit(" is not a non-negative amount or blank")),
+        ),
     ]
     if with_label:
-        checks.append(_reason(~F.coalesce(F.col(LABEL_COLUMN), F.lit("")).isin("Yes", "No"),
-                              F.concat(_quoted(LABEL_COLUMN), F.lit(" is not Yes or No"))))
+        checks.append(
+            _reason(
+                ~F.coalesce(F.col(LABEL_COLUMN), F.lit("")).isin("Yes", "No"),
+                F.concat(_quoted(LABEL_COLUMN), F.lit(" is not Yes or No")),
+            )
+        )
     reasons = F.concat_ws("; ", F.filter(F.array(*checks), lambda x: x.isNotNull()))
     return df.withColumn(REJECT_REASON, F.when(reasons != "", reasons))
 
@@ -222,6 +263,7 @@ def validate(df: DataFrame, with_label: bool) -> DataFrame:
 # --------------------------------------------------------------------------------------------
 # Preprocessing (the original lab's, plus typing): pure DataFrame -> DataFrame functions
 # --------------------------------------------------------------------------------------------
+
 
 def rename_columns(df: DataFrame) -> DataFrame:
     return df.select([F.col(c).alias(RENAMES.get(c, c)) for c in df.columns])
@@ -233,7 +275,9 @@ def cast_columns(df: DataFrame) -> DataFrame:
         df.withColumn("senior_citizen", F.trim("senior_citizen").cast("long"))
         .withColumn("tenure", F.trim("tenure").cast("long"))
         .withColumn("monthly_charges", F.trim("monthly_charges").cast("double"))
-        .withColumn("total_charges", F.when(_blank(F.col("total_charges")), None).otherwise(F.trim("total_charges")).cast("double"))
+        .withColumn(
+            "total_charges", F.when(_blank(F.col("total_charges")), None).otherwise(F.trim("total_charges")).cast("double")
+        )
     )
 
 
@@ -253,9 +297,7 @@ def add_tenure_group(df: DataFrame) -> DataFrame:
 
 def add_model_inputs(df: DataFrame) -> DataFrame:
     """total_charges_filled: a new customer's total is what the months so far cost (zero)."""
-    return df.withColumn(
-        "total_charges_filled", F.coalesce(F.col("total_charges"), F.col("monthly_charges") * F.col("tenure"))
-    )
+    return df.withColumn("total_charges_filled", F.coalesce(F.col("total_charges"), F.col("monthly_charges") * F.col("tenure")))
 
 
 def add_label(df: DataFrame) -> DataFrame:
@@ -273,6 +315,7 @@ def preprocess(valid: DataFrame) -> DataFrame:
 # The model
 # --------------------------------------------------------------------------------------------
 
+
 def build_pipeline(seed: int = 42, num_trees: int = 60, max_depth: int = 8):
     """Per categorical column a StringIndexer and a one-hot encoder, an assembler, a forest.
 
@@ -285,13 +328,14 @@ def build_pipeline(seed: int = 42, num_trees: int = 60, max_depth: int = 8):
 
     indexed = [f"{c}_idx" for c in CATEGORICAL_FEATURES]
     encoded = [f"{c}_vec" for c in CATEGORICAL_FEATURES]
-    return Pipeline(stages=[
-        StringIndexer(inputCols=CATEGORICAL_FEATURES, outputCols=indexed, handleInvalid="keep"),
-        OneHotEncoder(inputCols=indexed, outputCols=encoded, handleInvalid="keep"),
-        VectorAssembler(inputCols=NUMERIC_FEATURES + encoded, outputCol="features"),
-        RandomForestClassifier(labelCol="label", featuresCol="features", numTrees=num_trees,
-                               maxDepth=max_depth, seed=seed),
-    ])
+    return Pipeline(
+        stages=[
+            StringIndexer(inputCols=CATEGORICAL_FEATURES, outputCols=indexed, handleInvalid="keep"),
+            OneHotEncoder(inputCols=indexed, outputCols=encoded, handleInvalid="keep"),
+            VectorAssembler(inputCols=NUMERIC_FEATURES + encoded, outputCol="features"),
+            RandomForestClassifier(labelCol="label", featuresCol="features", numTrees=num_trees, maxDepth=max_depth, seed=seed),
+        ]
+    )
 
 
 def score(model, features: DataFrame) -> DataFrame:
@@ -330,7 +374,13 @@ def write_text(spark: SparkSession, uri: str, text: str) -> None:
 
 
 def read_text(spark: SparkSession, uri: str) -> str:
-    return "\n".join(r[0] for r in spark.read.text(uri, wholetext=True).collect())
+    """A small file's text, read by the driver (no Spark job per file)."""
+    fs, path = hadoop_path(spark, uri)
+    stream = fs.open(path)
+    try:
+        return spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
 
 
 def save_model(spark: SparkSession, models_root: str, version: str, model, metadata: dict) -> str:
@@ -387,9 +437,11 @@ def load_model(models_root: str, version: str):
 # retry or re-run of a pipeline_id replaces its rows instead of adding to them.
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LocalSink:
     """Parquet tables under a folder, partitioned by pipeline_id (pipeline_id=<id>/)."""
+
     root: str
 
     def table_uri(self, table: str) -> str:
@@ -408,6 +460,7 @@ class BigQuerySink:
     Delete-then-append: the DELETE runs as a query job; the rows go in one load job (indirect
     write), which is atomic and, unlike streamed rows, can be deleted at once by a later retry.
     """
+
     project: str
     dataset: str
     temp_bucket: str
@@ -438,6 +491,7 @@ class BigQuerySink:
 # --------------------------------------------------------------------------------------------
 # Sessions, arguments, entry points
 # --------------------------------------------------------------------------------------------
+
 
 def get_spark(app_name: str) -> SparkSession:
     """The active session (Dataproc makes one) or a local one; UTC for every timestamp."""

@@ -14,11 +14,10 @@ import logging
 import sys
 from datetime import datetime, timezone
 
+import common_utils as cu
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-
-import common_utils as cu
 
 log = logging.getLogger("s8s.training")
 

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from common_utils import INPUT_COLUMNS, INTERNET_ADDONS_RAW as ADDONS, LABEL_COLUMN
+from common_utils import INPUT_COLUMNS, LABEL_COLUMN
+from common_utils import INTERNET_ADDONS_RAW as ADDONS
 
 TRAINING_FILE = "training.csv"
 SCORING_FILE = "scoring.csv"
@@ -119,9 +120,7 @@ def write_lab_samples(out: Path) -> dict[str, int]:
     """The two files the stack uploads: labelled training data and a scoring input."""
     return {
         TRAINING_FILE: write_csv(out / TRAINING_FILE, customers(TRAINING_ROWS, TRAINING_SEED, True, "T"), True),
-        SCORING_FILE: write_csv(
-            out / SCORING_FILE, customers(SCORING_ROWS, SCORING_SEED, False, "S", bad_rows=True), False
-        ),
+        SCORING_FILE: write_csv(out / SCORING_FILE, customers(SCORING_ROWS, SCORING_SEED, False, "S", bad_rows=True), False),
     }
 
 

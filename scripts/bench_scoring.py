@@ -45,7 +45,8 @@ def main() -> int:
         n = sample_data.write_csv(work / "in.csv", sample_data.customers(a.rows, 1234, False, "B"), False)
         gen_s = time.monotonic() - t0
         spark = (
-            cu.SparkSession.builder.master("local[*]").appName("s8s-bench")
+            cu.SparkSession.builder.master("local[*]")
+            .appName("s8s-bench")
             .config("spark.driver.memory", a.driver_memory)
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.session.timeZone", "UTC")
@@ -53,10 +54,33 @@ def main() -> int:
         )
         spark.sparkContext.setLogLevel("ERROR")
         sample_data.write_lab_samples(work / "data")
-        model_training.train(spark, model_training.parse_args(
-            ["--input", str(work / "data" / sample_data.TRAINING_FILE), "--models-root", str(work / "models"), "--model-version", "bench"]))
-        cfg = batch_scoring.parse_args(["--pipeline-id", "bench", "--input", str(work / "in.csv"), "--models-root",
-                                        str(work / "models"), "--sink", "local", "--output", str(work / "out")])
+        model_training.train(
+            spark,
+            model_training.parse_args(
+                [
+                    "--input",
+                    str(work / "data" / sample_data.TRAINING_FILE),
+                    "--models-root",
+                    str(work / "models"),
+                    "--model-version",
+                    "bench",
+                ]
+            ),
+        )
+        cfg = batch_scoring.parse_args(
+            [
+                "--pipeline-id",
+                "bench",
+                "--input",
+                str(work / "in.csv"),
+                "--models-root",
+                str(work / "models"),
+                "--sink",
+                "local",
+                "--output",
+                str(work / "out"),
+            ]
+        )
         t1 = time.monotonic()
         summary = batch_scoring.run(spark, cfg)
         wall = time.monotonic() - t1
@@ -65,7 +89,10 @@ def main() -> int:
         py_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         spark.stop()
     assert summary["read"] == n == summary["scored"] + summary["rejected"]
-    print(f"machine:        {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, Spark {spark.version}, local[*], driver memory {a.driver_memory}")
+    print(
+        f"machine:        {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"Spark {spark.version}, local[*], driver memory {a.driver_memory}"
+    )
     print(f"input:          {n} rows ({gen_s:.1f} s to generate)")
     print(f"scored:         {summary['scored']} rows, rejected {summary['rejected']}")
     print(f"wall time:      {wall:.1f} s (read, validate, score, write Parquet, reconcile)")

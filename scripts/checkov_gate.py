@@ -39,7 +39,9 @@ def main(argv: list[str]) -> int:
     checkov = Path(sys.executable).with_name("checkov")
     result = subprocess.run(
         [str(checkov), "-f", str(stack_file), "--framework", "terraform_json", "-o", "json", "--quiet", "--compact"],
-        capture_output=True, text=True, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
     )
     if result.returncode not in (0, 1) or not result.stdout.strip():
         print(result.stdout[-3000:] + result.stderr[-3000:], file=sys.stderr)
@@ -67,8 +69,10 @@ def main(argv: list[str]) -> int:
     stale = sorted(set(allowed) - used)
     for key in stale:
         print(f"STALE suppression {key[1]} on {key[0]}: the check no longer fails; remove it")
-    print(f"checkov {reports[0].get('summary', {}).get('checkov_version', '')}: "
-          f"passed {passed}, failed {failed}, suppressed in code {len(used)}")
+    print(
+        f"checkov {reports[0].get('summary', {}).get('checkov_version', '')}: "
+        f"passed {passed}, failed {failed}, suppressed in code {len(used)}"
+    )
     return 1 if failed or stale else 0
 
 

@@ -9,7 +9,6 @@ Run through `npm run local` (which prepares the Python environment). Writes unde
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,14 +29,24 @@ def report(spark, summary: dict, warehouse: Path, metrics: dict) -> None:
     print(f"model_version  {summary['model_version']}")
     print("model metrics  " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
     print(f"rows           read={summary['read']} scored={summary['scored']} rejected={summary['rejected']}")
-    print("predictions    " + ", ".join(f"{'churn' if k == '1' else 'stay'} ({k}): {v}" for k, v in summary["predictions"].items()))
+    print(
+        "predictions    " + ", ".join(f"{'churn' if k == '1' else 'stay'} ({k}): {v}" for k, v in summary["predictions"].items())
+    )
     print("rejected rows by reason:")
     for r in summary["reject_reasons"] or [{"reason": "(none)", "rows": 0}]:
         print(f"  {r['rows']:>5}  {r['reason']}")
-    print(f"\nWhat `SELECT ... FROM customer_churn_ds.batch_predictions WHERE pipeline_id='{pid}'` returns, top 5 by churn_probability:")
+    query = f"SELECT ... FROM customer_churn_ds.batch_predictions WHERE pipeline_id='{pid}'"
+    print(f"\nWhat `{query}` returns, top 5 by churn_probability:")
     rows = spark.read.parquet(str(warehouse / cu.PREDICTIONS_TABLE)).where(cu.F.col("pipeline_id") == pid)
-    rows.select("customer_id", "contract", "tenure_group", "internet_service", "monthly_charges", "prediction",
-                cu.F.round("churn_probability", 3).alias("churn_probability")).orderBy(cu.F.desc("churn_probability")).show(5, truncate=False)
+    rows.select(
+        "customer_id",
+        "contract",
+        "tenure_group",
+        "internet_service",
+        "monthly_charges",
+        "prediction",
+        cu.F.round("churn_probability", 3).alias("churn_probability"),
+    ).orderBy(cu.F.desc("churn_probability")).show(5, truncate=False)
     print(f"predictions: {warehouse / cu.PREDICTIONS_TABLE}/pipeline_id={pid}/")
     print(f"rejects:     {warehouse / cu.REJECTS_TABLE}/pipeline_id={pid}/")
     print("=" * 78)
@@ -59,13 +68,26 @@ def main(argv: list[str] | None = None) -> int:
     version = a.model_version
     if version is None:
         version = now.strftime("v%Y%m%dt%H%M%S")
-        args = model_training.parse_args(["--input", str(data / sample_data.TRAINING_FILE), "--models-root", str(models), "--model-version", version])
+        args = model_training.parse_args(
+            ["--input", str(data / sample_data.TRAINING_FILE), "--models-root", str(models), "--model-version", version]
+        )
         model_training.train(spark, args)
-    cfg = batch_scoring.parse_args([
-        "--pipeline-id", now.strftime("local-%Y%m%dt%H%M%S"), "--model-version", version,
-        "--input", str(data / sample_data.SCORING_FILE), "--models-root", str(models),
-        "--sink", "local", "--output", str(warehouse),
-    ])
+    cfg = batch_scoring.parse_args(
+        [
+            "--pipeline-id",
+            now.strftime("local-%Y%m%dt%H%M%S"),
+            "--model-version",
+            version,
+            "--input",
+            str(data / sample_data.SCORING_FILE),
+            "--models-root",
+            str(models),
+            "--sink",
+            "local",
+            "--output",
+            str(warehouse),
+        ]
+    )
     summary = batch_scoring.run(spark, cfg)
     meta = cu.resolve_model_version(spark, str(models), summary["model_version"])
     report(spark, summary, warehouse, meta["metrics"])

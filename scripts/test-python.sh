@@ -8,6 +8,9 @@ cd "$(dirname "$here")"
 spark="$("$here/python-env.sh" spark)"
 airflow="$("$here/python-env.sh" airflow)"
 airflow3="$("$here/python-env.sh" airflow3)"
+echo "== ruff: jobs, scripts and tests (scripts/ruff.toml); the DAGs are linted by the Airflow suite"
+"$airflow/bin/ruff" check --config scripts/ruff.toml pyspark scripts test/python
+"$airflow/bin/ruff" format --config scripts/ruff.toml --check pyspark scripts test/python
 echo "== Spark jobs (pytest, local SparkSession)"
 "$spark/bin/python" -m pytest -p no:cacheprovider -q test/python/spark
 echo "== Airflow DAGs (pytest, Airflow $("$airflow/bin/python" -c 'import airflow; print(airflow.__version__)'))"

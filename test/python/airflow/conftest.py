@@ -33,13 +33,15 @@ SAMPLE_VARIABLES = {
 }
 
 HOME = Path(tempfile.mkdtemp(prefix="s8s-airflow-home-"))
-os.environ.update({
-    "AIRFLOW_HOME": str(HOME),
-    "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME}/airflow.db",
-    "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-})
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{HOME}/airflow.db",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+    }
+)
 for name, value in SAMPLE_VARIABLES.items():
     os.environ[f"AIRFLOW_VAR_{name.upper()}"] = value
 

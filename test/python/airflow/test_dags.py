@@ -11,6 +11,7 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
+
 from conftest import DAGS, REPO, SAMPLE_VARIABLES, VARIABLES
 
 SCORING = "customer-churn-prediction"
@@ -58,8 +59,13 @@ def render(dagbag, dag_id, task_id, run_id, conf=None, try_number=1):
     dag = copy.deepcopy(dagbag.get_dag(dag_id))
     when = datetime.fromisoformat(run_id.split("__", 1)[1])  # a logical date per run, as Airflow requires
     dr = dag.get_dagrun(run_id=run_id) or dag.create_dagrun(
-        run_id=run_id, run_type=DagRunType.MANUAL, execution_date=when, data_interval=(when, when),
-        state=DagRunState.RUNNING, conf=conf or {}, external_trigger=True,
+        run_id=run_id,
+        run_type=DagRunType.MANUAL,
+        execution_date=when,
+        data_interval=(when, when),
+        state=DagRunState.RUNNING,
+        conf=conf or {},
+        external_trigger=True,
     )
     ti = dr.get_task_instance(task_id)
     ti.task = dag.get_task(task_id)
@@ -141,8 +147,13 @@ def test_trigger_conf_with_a_bad_model_version_is_refused(dagbag):
     for dag_id in (SCORING, TRAINING):
         with pytest.raises(ParamValidationError, match="model_version"):
             dagbag.get_dag(dag_id).create_dagrun(
-                run_id="manual__bad", run_type=DagRunType.MANUAL, execution_date=when, data_interval=(when, when),
-                state=DagRunState.QUEUED, conf={"model_version": "not a version!"}, external_trigger=True,
+                run_id="manual__bad",
+                run_type=DagRunType.MANUAL,
+                execution_date=when,
+                data_interval=(when, when),
+                state=DagRunState.QUEUED,
+                conf={"model_version": "not a version!"},
+                external_trigger=True,
             )
 
 
@@ -233,6 +244,7 @@ def test_parsing_touches_no_database_and_no_variables(tmp_path):
 
 def test_ruff_with_airflow_rules_passes():
     ruff = os.path.join(os.path.dirname(sys.executable), "ruff")
-    result = subprocess.run([ruff, "check", "--config", str(REPO / "airflow" / "ruff.toml"), str(REPO / "airflow")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [ruff, "check", "--config", str(REPO / "airflow" / "ruff.toml"), str(REPO / "airflow")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr

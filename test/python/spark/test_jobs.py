@@ -15,11 +15,24 @@ from conftest import JOBS, write_csv
 
 
 def score(spark, models_root, tmp_path, input_path, pipeline_id="run-1", version="latest"):
-    cfg = batch_scoring.parse_args([
-        "--pipeline-id", pipeline_id, "--model-version", version, "--input", str(input_path),
-        "--models-root", str(models_root), "--sink", "local", "--output", str(tmp_path / "out"),
-        "--execution-ts", "2026-01-31T12:00:00Z",
-    ])
+    cfg = batch_scoring.parse_args(
+        [
+            "--pipeline-id",
+            pipeline_id,
+            "--model-version",
+            version,
+            "--input",
+            str(input_path),
+            "--models-root",
+            str(models_root),
+            "--sink",
+            "local",
+            "--output",
+            str(tmp_path / "out"),
+            "--execution-ts",
+            "2026-01-31T12:00:00Z",
+        ]
+    )
     return batch_scoring.run(spark, cfg)
 
 
@@ -150,9 +163,23 @@ def test_a_failing_job_exits_non_zero(models_root, tmp_path):
     """A real process: the exit code is what Dataproc (and so Airflow) sees."""
     missing = tmp_path / "nope.csv"
     result = subprocess.run(
-        [sys.executable, str(JOBS / "batch_scoring.py"), "--pipeline-id", "p1", "--input", str(missing),
-         "--models-root", str(models_root), "--sink", "local", "--output", str(tmp_path / "o")],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(JOBS / "batch_scoring.py"),
+            "--pipeline-id",
+            "p1",
+            "--input",
+            str(missing),
+            "--models-root",
+            str(models_root),
+            "--sink",
+            "local",
+            "--output",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"ERROR: input {missing} does not exist" in result.stderr
@@ -169,12 +196,19 @@ def test_training_input_errors_exit_non_zero(spark, tmp_path):
 
 def test_bigquery_sink_is_built_from_the_dag_arguments():
     """The arguments the scoring DAG passes (test/python/airflow checks the rendered list)."""
-    cfg = batch_scoring.parse_args([
-        "--pipeline-id=manual-2026-01-31t12-00-00-00-0-cce451e4", "--model-version=latest",
-        "--input=gs://s8s-demo-proj-data/data/scoring.csv", "--models-root=gs://s8s-demo-proj-models/churn-model",
-        "--sink=bigquery", "--project=demo-proj", "--dataset=customer_churn_ds", "--temp-bucket=s8s-demo-proj-spark",
-        "--execution-ts=2026-01-31T12:00:00+00:00",
-    ])
+    cfg = batch_scoring.parse_args(
+        [
+            "--pipeline-id=manual-2026-01-31t12-00-00-00-0-cce451e4",
+            "--model-version=latest",
+            "--input=gs://s8s-demo-proj-data/data/scoring.csv",
+            "--models-root=gs://s8s-demo-proj-models/churn-model",
+            "--sink=bigquery",
+            "--project=demo-proj",
+            "--dataset=customer_churn_ds",
+            "--temp-bucket=s8s-demo-proj-spark",
+            "--execution-ts=2026-01-31T12:00:00+00:00",
+        ]
+    )
     assert cfg.sink == cu.BigQuerySink("demo-proj", "customer_churn_ds", "s8s-demo-proj-spark")
     assert cfg.sink.table_id(cu.PREDICTIONS_TABLE) == "demo-proj.customer_churn_ds.batch_predictions"
     # The run's earlier rows go first, by a bound parameter (never string-built SQL).

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import pytest
-from pyspark.sql import types as T
 
 import common_utils as cu
+from pyspark.sql import types as T
 
 GOOD = {
-    "customerID": "C1", "gender": "Female", "SeniorCitizen": "0", "Partner": "Yes", "Dependents": "No",
-    "tenure": "5", "PhoneService": "Yes", "MultipleLines": "No", "InternetService": "Fiber optic",
-    "OnlineSecurity": "No internet service", "OnlineBackup": "Yes", "DeviceProtection": "No",
-    "TechSupport": "No", "StreamingTV": "Yes", "StreamingMovies": "No", "Contract": "Month-to-month",
-    "PaperlessBilling": "Yes", "PaymentMethod": "Electronic check", "MonthlyCharges": "70.35",
+    "customerID": "C1",
+    "gender": "Female",
+    "SeniorCitizen": "0",
+    "Partner": "Yes",
+    "Dependents": "No",
+    "tenure": "5",
+    "PhoneService": "Yes",
+    "MultipleLines": "No",
+    "InternetService": "Fiber optic",
+    "OnlineSecurity": "No internet service",
+    "OnlineBackup": "Yes",
+    "DeviceProtection": "No",
+    "TechSupport": "No",
+    "StreamingTV": "Yes",
+    "StreamingMovies": "No",
+    "Contract": "Month-to-month",
+    "PaperlessBilling": "Yes",
+    "PaymentMethod": "Electronic check",
+    "MonthlyCharges": "70.35",
     "TotalCharges": "351.75",
 }
 
@@ -79,11 +93,23 @@ def test_validate_refuses_wrongly_typed_columns(spark):
 
 
 def test_preprocess_types_folds_and_bins(spark):
-    df = frame(spark, {"TotalCharges": "", "tenure": "0"}, {"tenure": "12"}, {"tenure": "13"}, {"tenure": "48"},
-               {"tenure": "60"}, {"tenure": "61"})
+    df = frame(
+        spark,
+        {"TotalCharges": "", "tenure": "0"},
+        {"tenure": "12"},
+        {"tenure": "13"},
+        {"tenure": "48"},
+        {"tenure": "60"},
+        {"tenure": "61"},
+    )
     rows = cu.preprocess(cu.validate(df, with_label=False)).collect()
     assert [r.tenure_group for r in rows] == [
-        "Tenure_0-12", "Tenure_0-12", "Tenure_12-24", "Tenure_24-48", "Tenure_48-60", "Tenure_gt_60",
+        "Tenure_0-12",
+        "Tenure_0-12",
+        "Tenure_12-24",
+        "Tenure_24-48",
+        "Tenure_48-60",
+        "Tenure_gt_60",
     ]
     first = rows[0]
     assert first.total_charges is None  # blank stays NULL in the output
