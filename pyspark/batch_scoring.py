@@ -94,7 +94,7 @@ def with_run_columns(df: DataFrame, cfg: ScoringConfig, model_version: str) -> D
 
 def rejects_of(checked: DataFrame) -> DataFrame:
     """Rejected rows as batch_rejects wants them: the id, the reason and the row as read."""
-    raw = [c for c in checked.columns if c not in (cu.REJECT_REASON,)]
+    raw = [c for c in checked.columns if c != cu.REJECT_REASON]
     return checked.where(F.col(cu.REJECT_REASON).isNotNull()).select(
         F.col("customerID").alias("customer_id"),
         F.col(cu.REJECT_REASON),
