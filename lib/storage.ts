@@ -82,8 +82,12 @@ export interface StorageProps {
   readonly dependsOn?: ITerraformDependable[];
 }
 
-/** Scratch buckets: Dataproc staging/temp files and Spark event logs age out. */
-const EXPIRE_DAYS: Partial<Record<BucketPurpose, number>> = { spark: 7, phs: 30 };
+/**
+ * Spark event logs age out after 30 days. The spark bucket keeps its objects: it is also the
+ * history server's staging bucket, and Dataproc needs its files there for as long as the
+ * cluster lives (the BigQuery connector deletes its own temporary files).
+ */
+const EXPIRE_DAYS: Partial<Record<BucketPurpose, number>> = { phs: 30 };
 
 /** One bucket per purpose in BUCKET_PURPOSES. */
 export class Storage extends Construct {
