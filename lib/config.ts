@@ -60,7 +60,7 @@ const COMPOSER_SIZES: readonly ComposerSize[] = [
 /** Machine types Dataproc 2.x images refuse, or that cannot hold a history server. */
 const REFUSED_PHS_MACHINES = /^(e2-(micro|small|medium)|f1-micro|g1-small|n1-standard-1)$/;
 
-/** One row per setting. The README's configuration table lists exactly these (a test checks it). */
+/** One row per setting. The README's configuration table shows exactly these rows (a test checks it). */
 export interface SettingSpec {
   readonly env: string;
   readonly key: keyof Omit<LabConfig, 'projectIsPlaceholder'>;
@@ -111,7 +111,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   {
     env: 'S8S_REGION', key: 'region', defaultValue: 'us-central1',
-    description: 'Region for every regional resource (Composer, Dataproc, subnet, buckets, dataset).',
+    description: 'Region of every regional resource (Composer, Dataproc, subnet, buckets, dataset).',
     check: (v) => (SUPPORTED_REGIONS.includes(v) ? undefined : `one of ${SUPPORTED_REGIONS.join(', ')}`),
   },
   {
@@ -131,12 +131,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   {
     env: 'S8S_SUBNET_CIDR', key: 'subnetCidr', defaultValue: '10.10.0.0/24',
-    description: 'Range of the subnet Dataproc Serverless batches and the history server use.',
+    description: 'Range of the subnet the batches and the history server use (private, /16 to /29).',
     check: checkCidr,
   },
   {
     env: 'S8S_PHS_MACHINE_TYPE', key: 'phsMachineType', defaultValue: 'e2-standard-2',
-    description: 'Machine type of the single-node Persistent History Server.',
+    description: 'History server machine (shared-core types and n1-standard-1 are refused).',
     check: (v) => {
       if (!MACHINE_TYPE.test(v)) return 'a Compute Engine machine type such as e2-standard-2';
       if (REFUSED_PHS_MACHINES.test(v)) return 'a machine type Dataproc 2.x accepts (not shared-core, not n1-standard-1), such as e2-standard-2';
@@ -145,12 +145,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   {
     env: 'S8S_PHS_DISK_GB', key: 'phsDiskGb', defaultValue: '35',
-    description: 'Boot disk of the history server in GB (Dataproc defaults to 500).',
+    description: 'History server boot disk in GB, 30-1000 (Dataproc\'s default is 500).',
     check: (v) => (/^\d+$/.test(v) && Number(v) >= 30 && Number(v) <= 1000 ? undefined : 'a whole number of GB from 30 to 1000'),
   },
   {
     env: 'S8S_MODEL_VERSION', key: 'modelVersion', defaultValue: 'latest',
-    description: 'Initial value of the model_version Airflow variable; "latest" scores with the newest trained model.',
+    description: 'Value of the `model_version` Airflow variable; `latest` scores with the newest trained model.',
     check: (v) => (MODEL_VERSION.test(v) ? undefined : '"latest" or 1-63 characters of a-z, 0-9, ".", "_", "-" starting with a letter or digit'),
   },
   {
@@ -160,12 +160,12 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   {
     env: 'S8S_BQ_CONNECTOR_JAR', key: 'bqConnectorJar', defaultValue: '',
-    description: 'Extra BigQuery connector jar; empty uses the connector runtime 2.2 ships (recommended).',
+    description: 'Extra BigQuery connector jar (gs://…jar); empty uses the connector runtime 2.2 ships.',
     check: (v) => (v === '' || GCS_JAR.test(v) ? undefined : 'empty, or a gs://bucket/path/connector.jar URI'),
   },
   {
     env: 'S8S_STATE_BUCKET', key: 'stateBucket', defaultValue: '',
-    description: 'Existing GCS bucket for Terraform state; empty keeps state in a local file.',
+    description: 'Existing GCS bucket for Terraform state (prefix `s8s-scoring-lab/<prefix>`); empty keeps `terraform.s8s-scoring-lab.tfstate` in this folder.',
     check: (v) => (v === '' || (BUCKET.test(v) && !v.includes('..')) ? undefined : 'empty, or an existing bucket name (3-63 lowercase letters, digits, "-", "_", ".")'),
   },
 ];

@@ -178,14 +178,15 @@ describe('main.ts', () => {
 });
 
 describe('README', () => {
-  test('the configuration table lists every setting with its default', () => {
+  test('the configuration table is SETTINGS: every variable, its default and its description', () => {
     const readme = fs.readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf-8');
     const block = /<!-- config-table:start -->([\s\S]*?)<!-- config-table:end -->/.exec(readme);
     expect(block).not.toBeNull();
-    const rows = [...block![1].matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|\s*([^|]+?)\s*\|/gm)].map((m) => [
+    const rows = [...block![1].matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|\s*([^|]+?)\s*\|\s*(.+?)\s*\|\s*$/gm)].map((m) => [
       m[1],
       m[2] === '*(empty)*' ? '' : m[2].replace(/^`|`$/g, ''),
+      m[3],
     ]);
-    expect(rows).toEqual(SETTINGS.map((s) => [s.env, s.defaultValue]));
+    expect(rows).toEqual(SETTINGS.map((s) => [s.env, s.defaultValue, s.description]));
   });
 });
