@@ -82,5 +82,3 @@ export class ResultsDataset extends Construct {
     });
   }
 }
-
-export { PREDICTIONS_TABLE, REJECTS_TABLE };

@@ -7,12 +7,13 @@ import { Services } from './services';
 import { Network } from './network';
 import { Identity } from './identity';
 import { Storage } from './storage';
-import { ResultsDataset, PREDICTIONS_TABLE } from './bigquery';
+import { ResultsDataset } from './bigquery';
+import { PREDICTIONS_TABLE } from './contract';
 import { HistoryServer } from './history';
 import { Composer } from './composer';
 import { Uploads } from './assets';
 
-/** DAG ids, as the DAG files in airflow/dags define them. */
+/** DAG ids, as the DAG files in airflow/dags define them (test/python/airflow checks both agree). */
 export const SCORING_DAG_ID = 'customer-churn-prediction';
 export const TRAINING_DAG_ID = 'customer-churn-training';
 

@@ -214,10 +214,6 @@ def _blank(c: Column) -> Column:
     return c.isNull() | (F.trim(c) == "")
 
 
-def _reason(condition: Column, text: Column) -> Column:
-    return F.when(condition, text)
-
-
 def _quoted(name: str) -> Column:
     return F.concat(F.lit(f"{name}: '"), F.coalesce(F.col(name), F.lit("")), F.lit("'"))
 
@@ -230,28 +226,28 @@ def validate(df: DataFrame, with_label: bool) -> DataFrame:
     """
     require_columns(df, {c: T.StringType() for c in INPUT_COLUMNS})
     checks = [
-        _reason(F.col(CORRUPT_COLUMN).isNotNull(), F.lit("malformed CSV row (wrong number of fields or bad quoting)")),
-        _reason(_blank(F.col("customerID")), F.lit("customerID: blank; expected an id")),
-        _reason(
+        F.when(F.col(CORRUPT_COLUMN).isNotNull(), F.lit("malformed CSV row (wrong number of fields or bad quoting)")),
+        F.when(_blank(F.col("customerID")), F.lit("customerID: blank; expected an id")),
+        F.when(
             ~F.coalesce(F.col("SeniorCitizen"), F.lit("")).rlike(r"^\s*[01]\s*$"),
             F.concat(_quoted("SeniorCitizen"), F.lit(" is not 0 or 1")),
         ),
-        _reason(
+        F.when(
             ~F.coalesce(F.col("tenure"), F.lit("")).rlike(_WHOLE),
             F.concat(_quoted("tenure"), F.lit(" is not a whole number of months")),
         ),
-        _reason(
+        F.when(
             ~F.coalesce(F.col("MonthlyCharges"), F.lit("")).rlike(_NUMBER),
             F.concat(_quoted("MonthlyCharges"), F.lit(" is not a non-negative amount")),
         ),
-        _reason(
+        F.when(
             ~_blank(F.col("TotalCharges")) & ~F.col("TotalCharges").rlike(_NUMBER),
             F.concat(_quoted("TotalCharges"), F.lit(" is not a non-negative amount or blank")),
         ),
     ]
     if with_label:
         checks.append(
-            _reason(
+            F.when(
                 ~F.coalesce(F.col(LABEL_COLUMN), F.lit("")).isin("Yes", "No"),
                 F.concat(_quoted(LABEL_COLUMN), F.lit(" is not Yes or No")),
             )

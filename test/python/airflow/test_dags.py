@@ -211,6 +211,9 @@ def test_dag_paths_match_what_the_stack_uploads_and_the_job_writes():
     assert s8s_common.PREDICTIONS_TABLE in tables
     stack = (REPO / "lib" / "stack.ts").read_text()
     assert "prefix: 'dags'" in stack and "prefix: 'pyspark'" in stack and "prefix: 'data'" in stack
+    # The trigger commands the stack prints name the DAG ids the DAG files define.
+    assert "SCORING_DAG_ID = 'customer-churn-prediction'" in stack
+    assert "TRAINING_DAG_ID = 'customer-churn-training'" in stack
     for sample in ("scoring.csv", "training.csv"):
         assert (jobs / "data" / sample).is_file()
 
