@@ -22,7 +22,13 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-import common_utils as cu
+from lab_contract import PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, conform
+from lab_features import preprocess
+from lab_job import JobError, get_spark, parse_timestamp, pipeline_id_arg, run_main
+from lab_model import load_model, score
+from lab_registry import LATEST, check_model_version, resolve_model_version
+from lab_sinks import BigQuerySink, LocalSink
+from lab_validation import read_customers, validate
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -36,15 +42,15 @@ class ScoringConfig:
     model_version: str
     input: str
     models_root: str
-    sink: cu.LocalSink | cu.BigQuerySink
+    sink: LocalSink | BigQuerySink
     execution_ts: datetime
     show_samples: bool
 
 
 def parse_args(argv: list[str] | None) -> ScoringConfig:
     p = argparse.ArgumentParser(description="Score customers for churn.")
-    p.add_argument("--pipeline-id", required=True, type=cu.pipeline_id_arg, help="id of this run; its rows are replaced on rerun")
-    p.add_argument("--model-version", default=cu.LATEST, help="a trained version, or latest (default)")
+    p.add_argument("--pipeline-id", required=True, type=pipeline_id_arg, help="id of this run; its rows are replaced on rerun")
+    p.add_argument("--model-version", default=LATEST, help="a trained version, or latest (default)")
     p.add_argument("--input", required=True, help="customer CSV (gs://, file:// or a local path)")
     p.add_argument("--models-root", required=True, help="folder holding <version>/model and metadata.json")
     p.add_argument("--sink", choices=["bigquery", "local"], required=True)
@@ -52,7 +58,7 @@ def parse_args(argv: list[str] | None) -> ScoringConfig:
     p.add_argument("--project", help="bigquery sink: project of the dataset")
     p.add_argument("--dataset", help="bigquery sink: dataset, e.g. customer_churn_ds")
     p.add_argument("--temp-bucket", help="bigquery sink: bucket for the connector's load files")
-    p.add_argument("--execution-ts", type=cu.parse_timestamp, help="pipeline_execution_dt (ISO 8601); default: now")
+    p.add_argument("--execution-ts", type=parse_timestamp, help="pipeline_execution_dt (ISO 8601); default: now")
     p.add_argument(
         "--show-samples",
         action=argparse.BooleanOptionalAction,
@@ -61,18 +67,18 @@ def parse_args(argv: list[str] | None) -> ScoringConfig:
     )
     a = p.parse_args(argv)
     try:
-        cu.check_model_version(a.model_version, allow_latest=True)
-    except cu.JobError as e:
+        check_model_version(a.model_version, allow_latest=True)
+    except JobError as e:
         p.error(f"--model-version: {e}")
     if a.sink == "local":
         if not a.output:
             p.error("--output is required with --sink local")
-        sink: cu.LocalSink | cu.BigQuerySink = cu.LocalSink(a.output)
+        sink: LocalSink | BigQuerySink = LocalSink(a.output)
     else:
         missing = [f"--{n.replace('_', '-')}" for n in ("project", "dataset", "temp_bucket") if not getattr(a, n)]
         if missing:
             p.error(f"{', '.join(missing)} required with --sink bigquery")
-        sink = cu.BigQuerySink(a.project, a.dataset, a.temp_bucket)
+        sink = BigQuerySink(a.project, a.dataset, a.temp_bucket)
     return ScoringConfig(
         pipeline_id=a.pipeline_id,
         model_version=a.model_version,
@@ -94,47 +100,43 @@ def with_run_columns(df: DataFrame, cfg: ScoringConfig, model_version: str) -> D
 
 def rejects_of(checked: DataFrame) -> DataFrame:
     """Rejected rows as batch_rejects wants them: the id, the reason and the row as read."""
-    raw = [c for c in checked.columns if c != cu.REJECT_REASON]
-    return checked.where(F.col(cu.REJECT_REASON).isNotNull()).select(
+    raw = [c for c in checked.columns if c != REJECT_REASON]
+    return checked.where(F.col(REJECT_REASON).isNotNull()).select(
         F.col("customerID").alias("customer_id"),
-        F.col(cu.REJECT_REASON),
+        F.col(REJECT_REASON),
         F.to_json(F.struct(*raw), {"ignoreNullFields": "false"}).alias("raw_record"),
     )
 
 
 def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     started = time.monotonic()
-    model_meta = cu.resolve_model_version(spark, cfg.models_root, cfg.model_version)
+    model_meta = resolve_model_version(spark, cfg.models_root, cfg.model_version)
     version = model_meta["version"]
-    model = cu.load_model(cfg.models_root, version)
+    model = load_model(cfg.models_root, version)
     log.info(
         "scoring %s with model %s (trained %s) as pipeline_id=%s", cfg.input, version, model_meta["trained_at"], cfg.pipeline_id
     )
 
     # The input is read once: everything after this works on the cached, validated rows.
-    checked = cu.validate(cu.read_customers(spark, cfg.input, with_label=False), with_label=False)
+    checked = validate(read_customers(spark, cfg.input, with_label=False), with_label=False)
     checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     read = checked.count()
 
-    valid = checked.where(F.col(cu.REJECT_REASON).isNull())
-    scored = cu.score(model, cu.preprocess(valid))
-    predictions = cu.conform(with_run_columns(scored, cfg, version), cu.PREDICTIONS_TABLE).persist(StorageLevel.MEMORY_AND_DISK)
-    rejects = cu.conform(with_run_columns(rejects_of(checked), cfg, version), cu.REJECTS_TABLE).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    valid = checked.where(F.col(REJECT_REASON).isNull())
+    scored = score(model, preprocess(valid))
+    predictions = conform(with_run_columns(scored, cfg, version), PREDICTIONS_TABLE).persist(StorageLevel.MEMORY_AND_DISK)
+    rejects = conform(with_run_columns(rejects_of(checked), cfg, version), REJECTS_TABLE).persist(StorageLevel.MEMORY_AND_DISK)
 
     by_prediction = {int(r["prediction"]): r["count"] for r in predictions.groupBy("prediction").count().collect()}
     scored_count = sum(by_prediction.values())
-    reasons = [
-        (r[cu.REJECT_REASON], r["count"]) for r in rejects.groupBy(cu.REJECT_REASON).count().orderBy(F.desc("count")).collect()
-    ]
+    reasons = [(r[REJECT_REASON], r["count"]) for r in rejects.groupBy(REJECT_REASON).count().orderBy(F.desc("count")).collect()]
     rejected_count = sum(n for _, n in reasons)
     log.info("RECONCILIATION read=%d scored=%d rejected=%d", read, scored_count, rejected_count)
     if read != scored_count + rejected_count:
-        raise cu.JobError(f"reconciliation failed: read {read} rows but scored {scored_count} and rejected {rejected_count}")
+        raise JobError(f"reconciliation failed: read {read} rows but scored {scored_count} and rejected {rejected_count}")
 
-    cfg.sink.replace(spark, cu.PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
-    cfg.sink.replace(spark, cu.REJECTS_TABLE, cfg.pipeline_id, rejects)
+    cfg.sink.replace(spark, PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
+    cfg.sink.replace(spark, REJECTS_TABLE, cfg.pipeline_id, rejects)
 
     if cfg.show_samples:
         predictions.select("customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability").show(
@@ -158,11 +160,11 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
-    spark = cu.get_spark("s8s-batch-scoring")
+    spark = get_spark("s8s-batch-scoring")
     summary = run(spark, cfg)
     print("SUMMARY " + json.dumps(summary, sort_keys=True))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cu.run_main(main))
+    sys.exit(run_main(main))

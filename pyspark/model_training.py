@@ -14,7 +14,12 @@ import logging
 import sys
 from datetime import datetime, timezone
 
-import common_utils as cu
+from lab_contract import REJECT_REASON
+from lab_features import preprocess
+from lab_job import JobError, get_spark, run_main
+from lab_model import build_pipeline, score
+from lab_registry import check_model_version, save_model
+from lab_validation import read_customers, validate
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -38,8 +43,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--num-trees {a.num_trees} / --max-depth {a.max_depth}: expected >= 1 trees and a depth of 1-30")
     a.model_version = a.model_version or datetime.now(timezone.utc).strftime("v%Y%m%dt%H%M%S")
     try:
-        cu.check_model_version(a.model_version, allow_latest=False)
-    except cu.JobError as e:
+        check_model_version(a.model_version, allow_latest=False)
+    except JobError as e:
         p.error(f"--model-version: {e}")
     return a
 
@@ -67,20 +72,20 @@ def evaluate(predictions: DataFrame) -> dict[str, float]:
 
 
 def train(spark: SparkSession, a: argparse.Namespace) -> dict:
-    checked = cu.validate(cu.read_customers(spark, a.input, with_label=True), with_label=True)
+    checked = validate(read_customers(spark, a.input, with_label=True), with_label=True)
     checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     read = checked.count()
-    reasons = checked.where(F.col(cu.REJECT_REASON).isNotNull()).groupBy(cu.REJECT_REASON).count().collect()
+    reasons = checked.where(F.col(REJECT_REASON).isNotNull()).groupBy(REJECT_REASON).count().collect()
     rejected = sum(r["count"] for r in reasons)
     for r in reasons:
-        log.warning("skipped %d training row(s): %s", r["count"], r[cu.REJECT_REASON])
-    rows = cu.preprocess(checked.where(F.col(cu.REJECT_REASON).isNull()))
+        log.warning("skipped %d training row(s): %s", r["count"], r[REJECT_REASON])
+    rows = preprocess(checked.where(F.col(REJECT_REASON).isNull()))
     train_rows, test_rows = rows.randomSplit([1 - a.test_fraction, a.test_fraction], seed=a.seed)
     if train_rows.where("label = 1").limit(1).count() == 0 or train_rows.where("label = 0").limit(1).count() == 0:
-        raise cu.JobError(f"training data {a.input} needs both churned and retained customers")
+        raise JobError(f"training data {a.input} needs both churned and retained customers")
 
-    model = cu.build_pipeline(seed=a.seed, num_trees=a.num_trees, max_depth=a.max_depth).fit(train_rows)
-    metrics = evaluate(cu.score(model, test_rows))
+    model = build_pipeline(seed=a.seed, num_trees=a.num_trees, max_depth=a.max_depth).fit(train_rows)
+    metrics = evaluate(score(model, test_rows))
     metadata = {
         "version": a.model_version,
         "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -91,7 +96,7 @@ def train(spark: SparkSession, a: argparse.Namespace) -> dict:
         "params": {"num_trees": a.num_trees, "max_depth": a.max_depth, "seed": a.seed, "test_fraction": a.test_fraction},
         "spark_version": spark.version,
     }
-    where = cu.save_model(spark, a.models_root, a.model_version, model, metadata)
+    where = save_model(spark, a.models_root, a.model_version, model, metadata)
     checked.unpersist()
     log.info("registered model %s at %s: %s", a.model_version, where, metrics)
     return metadata
@@ -99,10 +104,10 @@ def train(spark: SparkSession, a: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
-    spark = cu.get_spark("s8s-model-training")
+    spark = get_spark("s8s-model-training")
     print("TRAINED " + json.dumps(train(spark, a), sort_keys=True))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cu.run_main(main))
+    sys.exit(run_main(main))

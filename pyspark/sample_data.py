@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from common_utils import INPUT_COLUMNS, LABEL_COLUMN
-from common_utils import INTERNET_ADDONS_RAW as ADDONS
+from lab_contract import INPUT_COLUMNS, LABEL_COLUMN
+from lab_contract import INTERNET_ADDONS_RAW as ADDONS
 
 TRAINING_FILE = "training.csv"
 SCORING_FILE = "scoring.csv"

@@ -21,9 +21,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "pyspark"))
 
 import batch_scoring  # noqa: E402
-import common_utils as cu  # noqa: E402
 import model_training  # noqa: E402
 import sample_data  # noqa: E402
+from pyspark.sql import SparkSession  # noqa: E402
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -45,7 +45,7 @@ def main() -> int:
         n = sample_data.write_csv(work / "in.csv", sample_data.customers(a.rows, 1234, False, "B"), False)
         gen_s = time.monotonic() - t0
         spark = (
-            cu.SparkSession.builder.master("local[*]")
+            SparkSession.builder.master("local[*]")
             .appName("s8s-bench")
             .config("spark.driver.memory", a.driver_memory)
             .config("spark.ui.showConsoleProgress", "false")

@@ -17,9 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "pyspark"))  # the jobs' folder, never its parent
 
 import batch_scoring  # noqa: E402
-import common_utils as cu  # noqa: E402
 import model_training  # noqa: E402
 import sample_data  # noqa: E402
+from lab_contract import PREDICTIONS_TABLE, REJECTS_TABLE  # noqa: E402
+from lab_job import get_spark, run_main  # noqa: E402
+from lab_registry import resolve_model_version  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
 
 
 def report(spark, summary: dict, warehouse: Path, metrics: dict) -> None:
@@ -37,7 +40,7 @@ def report(spark, summary: dict, warehouse: Path, metrics: dict) -> None:
         print(f"  {r['rows']:>5}  {r['reason']}")
     query = f"SELECT ... FROM customer_churn_ds.batch_predictions WHERE pipeline_id='{pid}'"
     print(f"\nWhat `{query}` returns, top 5 by churn_probability:")
-    rows = spark.read.parquet(str(warehouse / cu.PREDICTIONS_TABLE)).where(cu.F.col("pipeline_id") == pid)
+    rows = spark.read.parquet(str(warehouse / PREDICTIONS_TABLE)).where(F.col("pipeline_id") == pid)
     rows.select(
         "customer_id",
         "contract",
@@ -45,10 +48,10 @@ def report(spark, summary: dict, warehouse: Path, metrics: dict) -> None:
         "internet_service",
         "monthly_charges",
         "prediction",
-        cu.F.round("churn_probability", 3).alias("churn_probability"),
-    ).orderBy(cu.F.desc("churn_probability")).show(5, truncate=False)
-    print(f"predictions: {warehouse / cu.PREDICTIONS_TABLE}/pipeline_id={pid}/")
-    print(f"rejects:     {warehouse / cu.REJECTS_TABLE}/pipeline_id={pid}/")
+        F.round("churn_probability", 3).alias("churn_probability"),
+    ).orderBy(F.desc("churn_probability")).show(5, truncate=False)
+    print(f"predictions: {warehouse / PREDICTIONS_TABLE}/pipeline_id={pid}/")
+    print(f"rejects:     {warehouse / REJECTS_TABLE}/pipeline_id={pid}/")
     print("=" * 78)
 
 
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
     written = sample_data.write_lab_samples(data)
     print(f"sample data: {', '.join(f'{n} ({c} rows)' for n, c in written.items())} in {data}")
-    spark = cu.get_spark("s8s-local-lab")
+    spark = get_spark("s8s-local-lab")
     spark.sparkContext.setLogLevel("ERROR")
 
     version = a.model_version
@@ -89,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     summary = batch_scoring.run(spark, cfg)
-    meta = cu.resolve_model_version(spark, str(models), summary["model_version"])
+    meta = resolve_model_version(spark, str(models), summary["model_version"])
     report(spark, summary, warehouse, meta["metrics"])
     spark.stop()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cu.run_main(main))
+    sys.exit(run_main(main))

@@ -25,6 +25,8 @@ START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 # Where the stack uploads things (lib/stack.ts) and where training registers models.
 CODE = "gs://{{ var.value.code_bucket }}/pyspark"
 MODELS_ROOT = "gs://{{ var.value.model_bucket }}/churn-model"
+# The modules the jobs import, every pyspark/lab_*.py (the Airflow suite checks the list is whole).
+JOB_MODULES = [f"lab_{name}.py" for name in ("contract", "features", "job", "model", "registry", "sinks", "validation")]
 PREDICTIONS_TABLE = "batch_predictions"
 
 
@@ -34,7 +36,7 @@ def input_uri(sample_file: str) -> str:
 
 
 PIPELINE_ID = "{{ pipeline_id_for(run_id) }}"
-# Model version names, as pyspark/common_utils.py checks them; "latest" only when scoring.
+# Model version names, as pyspark/lab_registry.py checks them; "latest" only when scoring.
 VERSION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 SCORING_VERSION_PATTERN = r"^(latest|[a-z0-9][a-z0-9._-]{0,62})$"
 
@@ -83,7 +85,7 @@ def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
     return {
         "pyspark_batch": {
             "main_python_file_uri": f"{CODE}/{main_file}",
-            "python_file_uris": [f"{CODE}/common_utils.py"],
+            "python_file_uris": [f"{CODE}/{name}" for name in JOB_MODULES],
             "file_uris": [f"{CODE}/table_schemas.json"],
             # Runtime 2.2 ships the BigQuery connector; an extra jar only when configured.
             "jar_file_uris": ["{{ var.value.bq_connector_jar_uri }}"],

@@ -89,7 +89,8 @@ def test_scoring_batch_renders_what_the_stack_sets(dagbag):
     )
     job = batch["pyspark_batch"]
     assert job["main_python_file_uri"] == "gs://s8s-demo-proj-code/pyspark/batch_scoring.py"
-    assert job["python_file_uris"] == ["gs://s8s-demo-proj-code/pyspark/common_utils.py"]
+    shipped = sorted(p.name for p in (REPO / "pyspark").glob("lab_*.py"))
+    assert job["python_file_uris"] == [f"gs://s8s-demo-proj-code/pyspark/{name}" for name in shipped]
     assert job["file_uris"] == ["gs://s8s-demo-proj-code/pyspark/table_schemas.json"]
     assert "jar_file_uris" not in job  # runtime 2.2's own connector
     args = dict(a[2:].split("=", 1) for a in job["args"])
@@ -205,7 +206,7 @@ def test_dag_paths_match_what_the_stack_uploads_and_the_job_writes():
     import s8s_common
 
     jobs = REPO / "pyspark"
-    for name in ("batch_scoring.py", "model_training.py", "common_utils.py", "table_schemas.json"):
+    for name in ("batch_scoring.py", "model_training.py", "table_schemas.json", *s8s_common.JOB_MODULES):
         assert (jobs / name).is_file()
     tables = json.loads((jobs / "table_schemas.json").read_text())
     assert s8s_common.PREDICTIONS_TABLE in tables

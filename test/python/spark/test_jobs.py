@@ -9,9 +9,12 @@ import sys
 import pytest
 
 import batch_scoring
-import common_utils as cu
 import model_training
 from conftest import JOBS, write_csv
+from lab_contract import _BQ_TO_SPARK, INPUT_COLUMNS, PREDICTIONS_TABLE, REJECTS_TABLE, load_table_schemas
+from lab_job import JobError, run_main
+from lab_registry import METADATA_FILE, resolve_model_version
+from lab_sinks import BigQuerySink
 
 
 def score(spark, models_root, tmp_path, input_path, pipeline_id="run-1", version="latest"):
@@ -37,7 +40,7 @@ def score(spark, models_root, tmp_path, input_path, pipeline_id="run-1", version
 
 
 def test_training_registers_a_version_with_held_out_metrics(models_root):
-    meta = json.loads((models_root / "v-test" / cu.METADATA_FILE).read_text())
+    meta = json.loads((models_root / "v-test" / METADATA_FILE).read_text())
     assert meta["version"] == "v-test"
     assert meta["rows_read"] == 7000 and meta["rows_rejected"] == 0
     m = meta["metrics"]
@@ -55,9 +58,9 @@ def test_scoring_reconciles_and_writes_the_table_schema(spark, models_root, samp
     assert summary["model_version"] == "v-test"
     assert sum(summary["predictions"].values()) == summary["scored"]
 
-    predictions = spark.read.parquet(str(tmp_path / "out" / cu.PREDICTIONS_TABLE))
-    table = cu.load_table_schemas()
-    expected = {c["name"]: cu._BQ_TO_SPARK[c["type"]] for c in table[cu.PREDICTIONS_TABLE]}
+    predictions = spark.read.parquet(str(tmp_path / "out" / PREDICTIONS_TABLE))
+    table = load_table_schemas()
+    expected = {c["name"]: _BQ_TO_SPARK[c["type"]] for c in table[PREDICTIONS_TABLE]}
     actual = {f.name: f.dataType for f in predictions.schema.fields}
     # Partition discovery reads pipeline_id back from the folder name, as a string.
     assert actual == expected
@@ -65,8 +68,8 @@ def test_scoring_reconciles_and_writes_the_table_schema(spark, models_root, samp
     assert predictions.where("customer_id IS NULL OR prediction IS NULL OR churn_probability IS NULL").count() == 0
     assert predictions.where("pipeline_id != 'run-1' OR model_version != 'v-test'").count() == 0
 
-    rejects = spark.read.parquet(str(tmp_path / "out" / cu.REJECTS_TABLE))
-    assert {f.name for f in rejects.schema.fields} == {c["name"] for c in table[cu.REJECTS_TABLE]}
+    rejects = spark.read.parquet(str(tmp_path / "out" / REJECTS_TABLE))
+    assert {f.name for f in rejects.schema.fields} == {c["name"] for c in table[REJECTS_TABLE]}
     reasons = sorted(r.reject_reason for r in rejects.collect())
     assert "tenure: 'twelve' is not a whole number of months" in reasons
     raw = json.loads(rejects.where("reject_reason LIKE 'tenure%'").first().raw_record)
@@ -76,7 +79,7 @@ def test_scoring_reconciles_and_writes_the_table_schema(spark, models_root, samp
 def test_new_customers_and_unseen_categories_are_scored(spark, models_root, tmp_path):
     import csv
 
-    header = cu.INPUT_COLUMNS
+    header = INPUT_COLUMNS
     good = next(csv.DictReader((JOBS / "data" / "scoring.csv").open(encoding="utf-8")))
     rows = [
         [good[c] for c in header],
@@ -85,7 +88,7 @@ def test_new_customers_and_unseen_categories_are_scored(spark, models_root, tmp_
     ]
     summary = score(spark, models_root, tmp_path, write_csv(tmp_path / "in.csv", header, rows))
     assert (summary["read"], summary["scored"], summary["rejected"]) == (3, 3, 0)
-    out = {r.customer_id: r for r in spark.read.parquet(str(tmp_path / "out" / cu.PREDICTIONS_TABLE)).collect()}
+    out = {r.customer_id: r for r in spark.read.parquet(str(tmp_path / "out" / PREDICTIONS_TABLE)).collect()}
     assert out["NEW-1"].total_charges is None and out["NEW-1"].tenure_group == "Tenure_0-12"
     assert out["ODD-1"].payment_method == "Bitcoin" and out["ODD-1"].prediction in (0, 1)
 
@@ -94,42 +97,42 @@ def test_rerun_of_a_pipeline_replaces_its_rows(spark, models_root, sample_files,
     first = score(spark, models_root, tmp_path, sample_files["scoring"], pipeline_id="run-a")
     score(spark, models_root, tmp_path, sample_files["scoring"], pipeline_id="run-a")
     score(spark, models_root, tmp_path, sample_files["scoring"], pipeline_id="run-b")
-    predictions = spark.read.parquet(str(tmp_path / "out" / cu.PREDICTIONS_TABLE))
+    predictions = spark.read.parquet(str(tmp_path / "out" / PREDICTIONS_TABLE))
     counts = {r.pipeline_id: r["count"] for r in predictions.groupBy("pipeline_id").count().collect()}
     assert counts == {"run-a": first["scored"], "run-b": first["scored"]}
-    rejects = spark.read.parquet(str(tmp_path / "out" / cu.REJECTS_TABLE))
+    rejects = spark.read.parquet(str(tmp_path / "out" / REJECTS_TABLE))
     assert rejects.where("pipeline_id = 'run-a'").count() == first["rejected"]
 
 
 def test_latest_picks_the_newest_and_unknown_versions_fail(spark, models_root, sample_files, tmp_path):
     newer = models_root / "v-newer"
     newer.mkdir()
-    meta = json.loads((models_root / "v-test" / cu.METADATA_FILE).read_text())
-    (newer / cu.METADATA_FILE).write_text(json.dumps({**meta, "version": "v-newer", "trained_at": "2999-01-01T00:00:00+00:00"}))
+    meta = json.loads((models_root / "v-test" / METADATA_FILE).read_text())
+    (newer / METADATA_FILE).write_text(json.dumps({**meta, "version": "v-newer", "trained_at": "2999-01-01T00:00:00+00:00"}))
     (models_root / "v-interrupted").mkdir()  # no metadata: never picked
     try:
-        assert cu.resolve_model_version(spark, str(models_root), "latest")["version"] == "v-newer"
-        assert cu.resolve_model_version(spark, str(models_root), "v-test")["version"] == "v-test"
-        with pytest.raises(cu.JobError, match=r"model version 'v-interrupted' not found .* available: \['v-newer', 'v-test'\]"):
-            cu.resolve_model_version(spark, str(models_root), "v-interrupted")
+        assert resolve_model_version(spark, str(models_root), "latest")["version"] == "v-newer"
+        assert resolve_model_version(spark, str(models_root), "v-test")["version"] == "v-test"
+        with pytest.raises(JobError, match=r"model version 'v-interrupted' not found .* available: \['v-newer', 'v-test'\]"):
+            resolve_model_version(spark, str(models_root), "v-interrupted")
         # v-newer has metadata but no model: scoring with it fails and says where it looked.
-        with pytest.raises(cu.JobError, match=r"model 'v-newer' at .*v-newer/model does not load"):
+        with pytest.raises(JobError, match=r"model 'v-newer' at .*v-newer/model does not load"):
             score(spark, models_root, tmp_path, sample_files["scoring"], version="latest")
     finally:
-        (newer / cu.METADATA_FILE).unlink()
+        (newer / METADATA_FILE).unlink()
         newer.rmdir()
         (models_root / "v-interrupted").rmdir()
 
 
 def test_no_model_at_all_is_a_clear_error(spark, tmp_path, sample_files):
-    with pytest.raises(cu.JobError, match="no trained model under .*; train one first"):
+    with pytest.raises(JobError, match="no trained model under .*; train one first"):
         score(spark, tmp_path / "empty", tmp_path, sample_files["scoring"])
 
 
 def test_missing_column_names_the_column(spark, models_root, tmp_path):
-    header = [c for c in cu.INPUT_COLUMNS if c != "MonthlyCharges"]
+    header = [c for c in INPUT_COLUMNS if c != "MonthlyCharges"]
     path = write_csv(tmp_path / "in.csv", header, [["x"] * len(header)])
-    with pytest.raises(cu.JobError, match=r"missing column\(s\) \['MonthlyCharges'\]"):
+    with pytest.raises(JobError, match=r"missing column\(s\) \['MonthlyCharges'\]"):
         score(spark, models_root, tmp_path, path)
 
 
@@ -187,9 +190,9 @@ def test_a_failing_job_exits_non_zero(models_root, tmp_path):
 
 
 def test_training_input_errors_exit_non_zero(spark, tmp_path):
-    header = cu.INPUT_COLUMNS  # no Churn column
+    header = INPUT_COLUMNS  # no Churn column
     path = write_csv(tmp_path / "t.csv", header, [["x"] * len(header)])
-    code = cu.run_main(model_training.main, ["--input", str(path), "--models-root", str(tmp_path / "m")])
+    code = run_main(model_training.main, ["--input", str(path), "--models-root", str(tmp_path / "m")])
     assert code == 2
     assert not (tmp_path / "m").exists()
 
@@ -209,10 +212,10 @@ def test_bigquery_sink_is_built_from_the_dag_arguments():
             "--execution-ts=2026-01-31T12:00:00+00:00",
         ]
     )
-    assert cfg.sink == cu.BigQuerySink("demo-proj", "customer_churn_ds", "s8s-demo-proj-spark")
-    assert cfg.sink.table_id(cu.PREDICTIONS_TABLE) == "demo-proj.customer_churn_ds.batch_predictions"
+    assert cfg.sink == BigQuerySink("demo-proj", "customer_churn_ds", "s8s-demo-proj-spark")
+    assert cfg.sink.table_id(PREDICTIONS_TABLE) == "demo-proj.customer_churn_ds.batch_predictions"
     # The run's earlier rows go first, by a bound parameter (never string-built SQL).
-    assert cfg.sink.delete_statement(cu.REJECTS_TABLE) == (
+    assert cfg.sink.delete_statement(REJECTS_TABLE) == (
         "DELETE FROM `demo-proj.customer_churn_ds.batch_rejects` WHERE pipeline_id = @pipeline_id"
     )
     assert cfg.execution_ts.isoformat() == "2026-01-31T12:00:00+00:00"

@@ -4,7 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-import common_utils as cu
+from lab_contract import (
+    CORRUPT_COLUMN,
+    INPUT_COLUMNS,
+    LABEL_COLUMN,
+    PREDICTIONS_TABLE,
+    REJECT_REASON,
+    REJECTS_TABLE,
+    RENAMES,
+    conform,
+    load_table_schemas,
+    spark_schema,
+)
+from lab_features import preprocess
+from lab_job import JobError
+from lab_registry import check_model_version
+from lab_validation import validate
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 GOOD = {
@@ -36,21 +52,21 @@ def frame(spark, *overrides: dict, label: str | None = None):
     for o in overrides:
         row = {**GOOD, **o}
         if label is not None:
-            row.setdefault(cu.LABEL_COLUMN, label)
-        row[cu.CORRUPT_COLUMN] = o.get(cu.CORRUPT_COLUMN)
+            row.setdefault(LABEL_COLUMN, label)
+        row[CORRUPT_COLUMN] = o.get(CORRUPT_COLUMN)
         rows.append(row)
-    columns = cu.INPUT_COLUMNS + ([cu.LABEL_COLUMN] if label is not None else []) + [cu.CORRUPT_COLUMN]
+    columns = INPUT_COLUMNS + ([LABEL_COLUMN] if label is not None else []) + [CORRUPT_COLUMN]
     schema = T.StructType([T.StructField(c, T.StringType(), True) for c in columns])
     return spark.createDataFrame([[r.get(c) for c in columns] for r in rows], schema)
 
 
 def test_snake_case_names_match_the_table():
-    assert cu.RENAMES["customerID"] == "customer_id"
-    assert cu.RENAMES["StreamingTV"] == "streaming_tv"
-    assert cu.RENAMES["SeniorCitizen"] == "senior_citizen"
-    assert cu.RENAMES["PaymentMethod"] == "payment_method"
-    table = {c["name"] for c in cu.load_table_schemas()[cu.PREDICTIONS_TABLE]}
-    assert set(cu.RENAMES.values()) - {"churn"} <= table
+    assert RENAMES["customerID"] == "customer_id"
+    assert RENAMES["StreamingTV"] == "streaming_tv"
+    assert RENAMES["SeniorCitizen"] == "senior_citizen"
+    assert RENAMES["PaymentMethod"] == "payment_method"
+    table = {c["name"] for c in load_table_schemas()[PREDICTIONS_TABLE]}
+    assert set(RENAMES.values()) - {"churn"} <= table
 
 
 @pytest.mark.parametrize(
@@ -63,33 +79,33 @@ def test_snake_case_names_match_the_table():
         ({"MonthlyCharges": "abc"}, "MonthlyCharges: 'abc' is not a non-negative amount"),
         ({"MonthlyCharges": None}, "MonthlyCharges: '' is not a non-negative amount"),
         ({"TotalCharges": "1,000.5"}, "TotalCharges: '1,000.5' is not a non-negative amount or blank"),
-        ({cu.CORRUPT_COLUMN: "a,b,c"}, "malformed CSV row (wrong number of fields or bad quoting)"),
+        ({CORRUPT_COLUMN: "a,b,c"}, "malformed CSV row (wrong number of fields or bad quoting)"),
     ],
 )
 def test_validate_names_column_value_and_expectation(spark, override, reason):
-    row = cu.validate(frame(spark, override), with_label=False).first()
-    assert row[cu.REJECT_REASON] == reason
+    row = validate(frame(spark, override), with_label=False).first()
+    assert row[REJECT_REASON] == reason
 
 
 def test_validate_keeps_new_customers_and_unknown_categories(spark):
     df = frame(spark, {"TotalCharges": " ", "tenure": "0"}, {"PaymentMethod": "Bitcoin"}, {"gender": None})
-    assert [r[cu.REJECT_REASON] for r in cu.validate(df, with_label=False).collect()] == [None, None, None]
+    assert [r[REJECT_REASON] for r in validate(df, with_label=False).collect()] == [None, None, None]
 
 
 def test_validate_lists_every_problem_of_a_row(spark):
-    row = cu.validate(frame(spark, {"SeniorCitizen": "x", "tenure": "y"}), with_label=False).first()
-    assert row[cu.REJECT_REASON] == "SeniorCitizen: 'x' is not 0 or 1; tenure: 'y' is not a whole number of months"
+    row = validate(frame(spark, {"SeniorCitizen": "x", "tenure": "y"}), with_label=False).first()
+    assert row[REJECT_REASON] == "SeniorCitizen: 'x' is not 0 or 1; tenure: 'y' is not a whole number of months"
 
 
 def test_validate_checks_the_label_when_training(spark):
-    row = cu.validate(frame(spark, {cu.LABEL_COLUMN: "Maybe"}, label="Yes"), with_label=True).first()
-    assert row[cu.REJECT_REASON] == "Churn: 'Maybe' is not Yes or No"
+    row = validate(frame(spark, {LABEL_COLUMN: "Maybe"}, label="Yes"), with_label=True).first()
+    assert row[REJECT_REASON] == "Churn: 'Maybe' is not Yes or No"
 
 
 def test_validate_refuses_wrongly_typed_columns(spark):
-    df = frame(spark, {}).withColumn("tenure", cu.F.lit(5))
-    with pytest.raises(cu.JobError, match="column tenure is int, expected string"):
-        cu.validate(df, with_label=False)
+    df = frame(spark, {}).withColumn("tenure", F.lit(5))
+    with pytest.raises(JobError, match="column tenure is int, expected string"):
+        validate(df, with_label=False)
 
 
 def test_preprocess_types_folds_and_bins(spark):
@@ -102,7 +118,7 @@ def test_preprocess_types_folds_and_bins(spark):
         {"tenure": "60"},
         {"tenure": "61"},
     )
-    rows = cu.preprocess(cu.validate(df, with_label=False)).collect()
+    rows = preprocess(validate(df, with_label=False)).collect()
     assert [r.tenure_group for r in rows] == [
         "Tenure_0-12",
         "Tenure_0-12",
@@ -121,19 +137,19 @@ def test_preprocess_types_folds_and_bins(spark):
 
 
 def test_preprocess_adds_the_label_when_present(spark):
-    rows = cu.preprocess(cu.validate(frame(spark, {}, {cu.LABEL_COLUMN: "No"}, label="Yes"), with_label=True)).collect()
+    rows = preprocess(validate(frame(spark, {}, {LABEL_COLUMN: "No"}, label="Yes"), with_label=True)).collect()
     assert [r.label for r in rows] == [1.0, 0.0]
 
 
 def test_conform_orders_columns_and_refuses_missing_ones(spark):
     df = spark.createDataFrame([("x",)], ["customer_id"])
-    with pytest.raises(cu.JobError, match=r"output for batch_rejects lacks column\(s\) \['reject_reason'"):
-        cu.conform(df, cu.REJECTS_TABLE)
+    with pytest.raises(JobError, match=r"output for batch_rejects lacks column\(s\) \['reject_reason'"):
+        conform(df, REJECTS_TABLE)
 
 
 def test_spark_schema_follows_table_schemas_json():
-    columns = cu.load_table_schemas()[cu.PREDICTIONS_TABLE]
-    schema = cu.spark_schema(cu.PREDICTIONS_TABLE)
+    columns = load_table_schemas()[PREDICTIONS_TABLE]
+    schema = spark_schema(PREDICTIONS_TABLE)
     assert schema.fieldNames() == [c["name"] for c in columns]
     assert schema["tenure"].dataType == T.LongType()
     assert schema["churn_probability"].dataType == T.DoubleType()
@@ -142,15 +158,15 @@ def test_spark_schema_follows_table_schemas_json():
 
 @pytest.mark.parametrize("version", ["latest", "v1", "2026.01.31_a-b"])
 def test_model_versions_that_are_accepted(version):
-    assert cu.check_model_version(version, allow_latest=True) == version
+    assert check_model_version(version, allow_latest=True) == version
 
 
 @pytest.mark.parametrize("version", ["", "V1", "v 1", "-v1", "a" * 64, "../x"])
 def test_model_versions_that_are_refused(version):
-    with pytest.raises(cu.JobError, match="is not valid"):
-        cu.check_model_version(version, allow_latest=True)
+    with pytest.raises(JobError, match="is not valid"):
+        check_model_version(version, allow_latest=True)
 
 
 def test_latest_is_not_a_name_for_a_new_version():
-    with pytest.raises(cu.JobError):
-        cu.check_model_version("latest", allow_latest=False)
+    with pytest.raises(JobError):
+        check_model_version("latest", allow_latest=False)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 
-import common_utils as cu
 import sample_data
 from conftest import JOBS
+from lab_contract import INPUT_COLUMNS, LABEL_COLUMN
 
 
 def test_shipped_samples_are_what_the_generator_makes(sample_files):
@@ -20,7 +20,7 @@ def test_shipped_samples_are_what_the_generator_makes(sample_files):
 def test_training_sample_distributions(sample_files):
     rows = list(csv.DictReader(sample_files["training"].open(encoding="utf-8")))
     assert len(rows) == sample_data.TRAINING_ROWS
-    assert list(rows[0]) == cu.INPUT_COLUMNS + [cu.LABEL_COLUMN]
+    assert list(rows[0]) == INPUT_COLUMNS + [LABEL_COLUMN]
     churn = sum(r["Churn"] == "Yes" for r in rows) / len(rows)
     assert 0.2 <= churn <= 0.32, churn
     assert all(0 <= int(r["tenure"]) <= 72 for r in rows)
@@ -35,7 +35,7 @@ def test_training_sample_distributions(sample_files):
 def test_scoring_sample_has_no_label_and_a_few_bad_rows(sample_files):
     rows = list(csv.DictReader(sample_files["scoring"].open(encoding="utf-8")))
     assert len(rows) == sample_data.SCORING_ROWS
-    assert cu.LABEL_COLUMN not in rows[0]
+    assert LABEL_COLUMN not in rows[0]
     assert sum(r["tenure"] == "twelve" or r["SeniorCitizen"] == "2" or r["customerID"] == "" for r in rows) == 3
 
 

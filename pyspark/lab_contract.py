@@ -1,0 +1,100 @@
+"""The data contract: the input columns (the IBM Telco churn export) and the output tables,
+whose one definition is table_schemas.json (the stack creates the BigQuery tables from it)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from lab_job import JobError
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+INPUT_COLUMNS = [
+    "customerID",
+    "gender",
+    "SeniorCitizen",
+    "Partner",
+    "Dependents",
+    "tenure",
+    "PhoneService",
+    "MultipleLines",
+    "InternetService",
+    "OnlineSecurity",
+    "OnlineBackup",
+    "DeviceProtection",
+    "TechSupport",
+    "StreamingTV",
+    "StreamingMovies",
+    "Contract",
+    "PaperlessBilling",
+    "PaymentMethod",
+    "MonthlyCharges",
+    "TotalCharges",
+]
+LABEL_COLUMN = "Churn"
+CORRUPT_COLUMN = "_corrupt_record"
+REJECT_REASON = "reject_reason"
+
+INTERNET_ADDONS_RAW = ["OnlineSecurity", "OnlineBackup", "DeviceProtection", "TechSupport", "StreamingTV", "StreamingMovies"]
+
+
+def snake_case(name: str) -> str:
+    """customerID -> customer_id, StreamingTV -> streaming_tv, SeniorCitizen -> senior_citizen."""
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return name.lower()
+
+
+def is_blank(c: Column) -> Column:
+    """An empty or all-space field: what the export writes for a new customer's TotalCharges."""
+    return c.isNull() | (F.trim(c) == "")
+
+
+RENAMES = {c: snake_case(c) for c in INPUT_COLUMNS + [LABEL_COLUMN]}
+INTERNET_ADDONS = [RENAMES[c] for c in INTERNET_ADDONS_RAW]
+
+SCHEMA_FILE = "table_schemas.json"
+PREDICTIONS_TABLE = "batch_predictions"
+REJECTS_TABLE = "batch_rejects"
+_BQ_TO_SPARK = {
+    "STRING": T.StringType(),
+    "INT64": T.LongType(),
+    "FLOAT64": T.DoubleType(),
+    "TIMESTAMP": T.TimestampType(),
+}
+
+
+def load_table_schemas() -> dict[str, list[dict]]:
+    """Reads table_schemas.json from beside this module, the working directory or SparkFiles.
+
+    On Dataproc the file arrives through the batch's file_uris, in the working directory.
+    """
+    candidates = [Path(__file__).with_name(SCHEMA_FILE), Path.cwd() / SCHEMA_FILE]
+    try:
+        from pyspark import SparkFiles
+
+        candidates.append(Path(SparkFiles.get(SCHEMA_FILE)))
+    except Exception:  # noqa: BLE001 - no active SparkContext: the other places are enough
+        pass
+    for candidate in candidates:
+        if candidate.is_file():
+            doc = json.loads(candidate.read_text(encoding="utf-8"))
+            return {k: v for k, v in doc.items() if not k.startswith("_")}
+    raise JobError(f"{SCHEMA_FILE} not found in {[str(c) for c in candidates]}; ship it with the job (file_uris)")
+
+
+def spark_schema(table: str) -> T.StructType:
+    columns = load_table_schemas()[table]
+    return T.StructType([T.StructField(c["name"], _BQ_TO_SPARK[c["type"]], True) for c in columns])
+
+
+def conform(df: DataFrame, table: str) -> DataFrame:
+    """Selects exactly the table's columns, in its order and types; a missing one is an error."""
+    schema = spark_schema(table)
+    missing = [f.name for f in schema.fields if f.name not in df.columns]
+    if missing:
+        raise JobError(f"output for {table} lacks column(s) {missing}; the table has {schema.fieldNames()}")
+    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])

@@ -1,0 +1,95 @@
+"""What every lab job shares: its error type, the Spark session, argument types, file access
+through Spark's Hadoop file systems, and the entry-point wrapper that turns a JobError into exit 2.
+
+The jobs' modules are named lab_*.py: Dataproc puts python_file_uris on the path ahead of the
+image's own packages, and a prefix keeps a generic name (model, features) from shadowing one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+from typing import Callable
+
+from pyspark.sql import SparkSession
+
+log = logging.getLogger("s8s")
+
+PIPELINE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+
+
+class JobError(Exception):
+    """A problem the user can fix: bad arguments, input or model. The job exits non-zero."""
+
+
+def get_spark(app_name: str) -> SparkSession:
+    """The active session (Dataproc makes one) or a local one; UTC for every timestamp."""
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.showConsoleProgress", "false")  # progress bars garble batch logs
+    )
+    return builder.getOrCreate()
+
+
+def parse_timestamp(value: str) -> datetime:
+    """ISO 8601 -> aware UTC datetime (an argparse type). Naive times are taken as UTC."""
+    try:
+        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 timestamp such as 2026-01-31T12:00:00+00:00") from e
+    return ts.replace(tzinfo=timezone.utc) if ts.tzinfo is None else ts.astimezone(timezone.utc)
+
+
+def pipeline_id_arg(value: str) -> str:
+    if not PIPELINE_ID.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a pipeline id; expected 1-100 characters of a-z, 0-9, '_', '-'")
+    return value
+
+
+def hadoop_path(spark: SparkSession, uri: str):
+    """(FileSystem, Path) for a gs://, file:// or plain local path, through Spark's own Hadoop."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), path
+
+
+def path_exists(spark: SparkSession, uri: str) -> bool:
+    fs, path = hadoop_path(spark, uri)
+    return bool(fs.exists(path))
+
+
+def write_text(spark: SparkSession, uri: str, text: str) -> None:
+    fs, path = hadoop_path(spark, uri)
+    out = fs.create(path, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+
+
+def read_text(spark: SparkSession, uri: str) -> str:
+    """A small file's text, read by the driver (no Spark job per file)."""
+    fs, path = hadoop_path(spark, uri)
+    stream = fs.open(path)
+    try:
+        return spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+
+
+def setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_main(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Runs a job's main; a JobError prints its message and exits 2, anything else raises."""
+    setup_logging()
+    try:
+        return main(argv)
+    except JobError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 2
