@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { ITerraformDependable } from 'cdktf';
 import { DataprocCluster } from '@cdktf/provider-google/lib/dataproc-cluster';
+import { Sleep } from '@cdktf/provider-time/lib/sleep';
 import { PHS_IMAGE_VERSION } from './names';
 import { REASONS, suppressCheck } from './policy';
 
@@ -19,7 +20,14 @@ export interface HistoryServerProps {
   readonly machineType?: string;
   /** @default - 35 GB instead of Dataproc's 500 GB */
   readonly bootDiskGb?: number;
-  /** @default - none */
+  /**
+   * The grants the cluster's account needs (project roles, bucket roles). The cluster is created
+   * only after they exist and `iamPropagationWait` has passed.
+   */
+  readonly accountGrants: ITerraformDependable[];
+  /** @default - 7m, the upper end of the usual IAM propagation time */
+  readonly iamPropagationWait?: string;
+  /** Other resources to create first (APIs). @default - none */
   readonly dependsOn?: ITerraformDependable[];
 }
 
@@ -30,9 +38,23 @@ export interface HistoryServerProps {
  */
 export class HistoryServer extends Construct {
   readonly cluster: DataprocCluster;
+  /** The wait between the account's grants and the cluster; on the history server's path only. */
+  readonly iamPropagation: Sleep;
 
   constructor(scope: Construct, id: string, props: HistoryServerProps) {
     super(scope, id);
+    // The cluster's first boot creates the event-log folder as the spark account. Right after
+    // the account's grants are made that fails with 403 ("Failed to create event log dir with 403
+    // HTTP response code", cloud-foundation-fabric PR #2141; magic-modules PR #10403 added a
+    // delay to the provider's own Dataproc test for the same reason): IAM changes typically take
+    // 2 minutes to propagate and can take 7 or more
+    // (https://cloud.google.com/iam/docs/access-change-propagation). Ordering alone cannot wait
+    // for propagation, so this path sleeps. The Composer environment does not depend on it, and
+    // its ~25 minute creation runs alongside, so the deploy is not longer for it.
+    this.iamPropagation = new Sleep(this, 'iam-propagation', {
+      createDuration: props.iamPropagationWait ?? '7m',
+      dependsOn: props.accountGrants,
+    });
     this.cluster = new DataprocCluster(this, 'cluster', {
       project: props.projectId,
       region: props.region,
@@ -64,7 +86,7 @@ export class HistoryServer extends Construct {
           diskConfig: { bootDiskType: 'pd-standard', bootDiskSizeGb: props.bootDiskGb ?? 35 },
         },
       },
-      dependsOn: props.dependsOn,
+      dependsOn: [...(props.dependsOn ?? []), this.iamPropagation],
     });
     suppressCheck(this.cluster, 'CKV_GCP_91', REASONS.googleManagedKeys);
   }

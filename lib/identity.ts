@@ -3,8 +3,30 @@ import { ITerraformDependable } from 'cdktf';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
-import { DataGoogleProject } from '@cdktf/provider-google/lib/data-google-project';
 import { suppressCheck } from './policy';
+
+/*
+ * Composer's service agent (service-<number>@cloudcomposer-accounts.iam.gserviceaccount.com) gets
+ * no grant from this stack.
+ *
+ * roles/composer.ServiceAgentV2Ext exists so that the agent can bind the environment's account
+ * to the Kubernetes service accounts of a Composer 2 environment's GKE Autopilot cluster
+ * (Workload Identity): https://cloud.google.com/composer/docs/composer-2/access-control, section
+ * "Grant roles to the Cloud Composer Service Agent account"; the IAM roles page calls it "a
+ * supplementary role required to manage Composer v2 environments"
+ * (https://cloud.google.com/iam/docs/roles-permissions/composer). The Composer 3 version of the
+ * same access-control page (https://cloud.google.com/composer/docs/composer-3/access-control)
+ * says only that the agent holds the Cloud Composer API Service Agent role, granted when the API
+ * is enabled, and must keep it; Composer 3 runs the environment's cluster outside the project,
+ * and its "Create environments" page (https://cloud.google.com/composer/docs/composer-3/create-environments)
+ * asks of a user-managed environment account only roles/composer.worker (plus
+ * iam.serviceAccountUser on itself for resource-location restrictions or PyPI packages from
+ * Artifact Registry, neither of which the lab uses).
+ *
+ * So the grant, the project-number lookup it needed (data.google_project, an API read at plan
+ * time) and its race with the agent's creation (GoogleCloudPlatform/data-migration-tool PR #45,
+ * terraform-google-modules/terraform-docs-samples PR #264) are gone.
+ */
 
 /** A service account and the IAM member string that names it. */
 export interface Principal {
@@ -22,9 +44,48 @@ export const PROJECT_ROLES: Readonly<Record<'lab' | 'spark', readonly string[]>>
   // The Composer environment's account: run Airflow, submit and watch batches (batches have no
   // resource-level IAM), run the row-count check query.
   lab: ['roles/composer.worker', 'roles/dataproc.editor', 'roles/bigquery.jobUser'],
-  // The account batches and the history server run as. Without dataproc.worker the driver
-  // never starts ("Driver compute node failed to initialize ... 600 seconds").
+  // The account batches and the history server run as. Google requires roles/dataproc.worker of
+  // a batch's service account (https://cloud.google.com/dataproc-serverless/docs/concepts/service-account);
+  // without it the driver never starts ("Driver compute node failed to initialize ... 600 seconds").
   spark: ['roles/dataproc.worker', 'roles/bigquery.jobUser'],
+};
+
+/**
+ * What each role the lab grants really allows, where it is granted. One entry per role; the
+ * README's roles table is checked against these texts and the reviewed binding list
+ * (test/policy.test.ts).
+ *
+ * Two project-level roles reach further than the per-bucket grants suggest, and the lab keeps
+ * them on purpose. roles/dataproc.worker is what Google documents for a batch's account; it
+ * includes storage.buckets.get and storage.objects.* at project level, so s8s-spark-sa can read,
+ * write and delete the objects of every bucket in the project whatever the bucket grants say
+ * (the same fact led magic-modules PR #10403 to rely on it for bucket access). A custom role with
+ * a subset would be narrower, but Google documents no such subset for Dataproc Serverless and a
+ * missing permission surfaces only as a batch whose driver times out after 600 s on a real
+ * project, which nothing here can test; for a first deploy the documented role is the robust
+ * choice. roles/composer.worker is the role Composer requires of the environment's account and
+ * can only be granted on the project. The bucket and dataset grants stay: they state which
+ * data each account uses, and they keep working if a narrower role replaces dataproc.worker.
+ */
+export const ROLE_REACH: Readonly<Record<string, string>> = {
+  'roles/composer.worker':
+    'Everything an environment\'s account needs to run Composer, at project level (not limited to this ' +
+    'environment); Google requires it and offers no narrower scope. Permission list: ' +
+    'https://cloud.google.com/iam/docs/roles-permissions/composer',
+  'roles/dataproc.editor':
+    'Create, watch and delete Dataproc Serverless batches (batches have no resource-level IAM); being ' +
+    'project-wide it also creates, updates and deletes any Dataproc cluster, job or workflow template in ' +
+    'the project, the history server included',
+  'roles/bigquery.jobUser':
+    'Run BigQuery jobs billed to the project; reading or writing table data needs a dataset grant as well',
+  'roles/iam.serviceAccountUser': 'Act as s8s-spark-sa only, so that submitted batches run as it',
+  'roles/dataproc.worker':
+    'What a batch or cluster VM needs to run (Dataproc agent and task calls, logging, monitoring), plus ' +
+    'storage.buckets.get and storage.objects.* on every bucket of the project: read, write and delete any object',
+  'roles/storage.objectViewer': 'Read and list the objects of this bucket',
+  'roles/storage.objectUser': 'Read, list, create, overwrite and delete the objects of this bucket',
+  'roles/bigquery.dataViewer': 'Read the tables of this dataset and their data',
+  'roles/bigquery.dataEditor': 'Read, insert, update and delete the data of this dataset\'s tables; create and delete its tables',
 };
 
 export interface IdentityProps {
@@ -36,8 +97,9 @@ export interface IdentityProps {
 }
 
 /**
- * Two least-privilege accounts: `lab` runs the Composer environment and submits batches,
- * `spark` runs the batches and the history server. `lab` may act as `spark` and nothing else.
+ * Two accounts: `lab` runs the Composer environment and submits batches, `spark` runs the
+ * batches and the history server. `lab` may act as `spark` and nothing else. What each role
+ * reaches is stated in ROLE_REACH.
  */
 export class Identity extends Construct {
   readonly lab: Principal;
@@ -61,8 +123,9 @@ export class Identity extends Construct {
         });
         if (role === 'roles/composer.worker') {
           suppressCheck(grant, 'CKV_GCP_49',
-            'roles/composer.worker is the role Composer requires of the environment\'s account and exists only at ' +
-            'project level; it lets the environment run its workloads as that same account, nothing more.');
+            'roles/composer.worker is the role Composer requires of the environment\'s account and can only be ' +
+            'granted on the project; Google offers no narrower role for it. What it reaches is stated in ' +
+            'lib/identity.ts ROLE_REACH and the README.');
         }
         (p.key === 'lab' ? this.composerPrerequisites : this.sparkPrerequisites).push(grant);
       }
@@ -74,18 +137,6 @@ export class Identity extends Construct {
         serviceAccountId: this.spark.account.name,
         role: 'roles/iam.serviceAccountUser',
         member: this.lab.member,
-      }),
-    );
-
-    // Composer's service agent must manage the environment's account. Scoped to that account
-    // instead of the project. The project number is looked up, never asked of the user.
-    const project = new DataGoogleProject(this, 'project', { projectId: props.projectId });
-    this.composerPrerequisites.push(
-      new ServiceAccountIamMember(this, 'composer-agent-v2ext', {
-        serviceAccountId: this.lab.account.name,
-        role: 'roles/composer.ServiceAgentV2Ext',
-        member: `serviceAccount:service-${project.number}@cloudcomposer-accounts.iam.gserviceaccount.com`,
-        dependsOn: props.dependsOn,
       }),
     );
   }

@@ -32,4 +32,22 @@ export class LabNames {
   /** The seed calls the lab's account s8s-lab-sa; with the default prefix it keeps that name. */
   get labAccountId(): string { return `${this.config.prefix}-lab-sa`; }
   get sparkAccountId(): string { return `${this.config.prefix}-spark-sa`; }
+
+  /**
+   * Addresses known at synth, for values that must not make their reader wait for the resource:
+   * an Airflow variable that referenced the subnet resource made the Composer environment (the
+   * deploy's critical path) wait for the network. test/stack.test.ts checks each one against the
+   * resource it names.
+   */
+  get sparkAccountEmail(): string { return serviceAccountEmail(this.sparkAccountId, this.config.projectId); }
+  get labAccountEmail(): string { return serviceAccountEmail(this.labAccountId, this.config.projectId); }
+  /** The form google_compute_subnetwork.id takes, and the one a batch's subnetwork_uri accepts. */
+  get subnetUri(): string {
+    return `projects/${this.config.projectId}/regions/${this.config.region}/subnetworks/${this.subnet}`;
+  }
+}
+
+/** A user-managed service account's email: `<account id>@<project>.iam.gserviceaccount.com`. */
+export function serviceAccountEmail(accountId: string, projectId: string): string {
+  return `${accountId}@${projectId}.iam.gserviceaccount.com`;
 }

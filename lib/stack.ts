@@ -1,6 +1,7 @@
 import { Construct } from 'constructs';
 import { Annotations, GcsBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
+import { TimeProvider } from '@cdktf/provider-time/lib/provider';
 import { LabConfig } from './config';
 import { DATASET_ID, LabNames, SPARK_RUNTIME_VERSION } from './names';
 import { Services } from './services';
@@ -19,8 +20,11 @@ export const TRAINING_DAG_ID = 'customer-churn-training';
 
 /**
  * The whole lab. Ordering: APIs, then accounts and grants, then Composer and the history
- * server side by side; Composer's ~25 minute creation is the critical path and absorbs IAM
- * propagation, so nothing waits on a fixed sleep.
+ * server side by side. Composer's ~25 minute creation is the critical path: it waits for the
+ * APIs, its account, its grants and its own bucket, nothing else (its Airflow variables are
+ * strings known at synth, not references to the network or the other buckets). The history
+ * server's path alone waits for IAM propagation (lib/history.ts); test/stack.test.ts walks the
+ * dependency graph to show both.
  */
 export class LabStack extends TerraformStack {
   readonly names: LabNames;
@@ -40,6 +44,8 @@ export class LabStack extends TerraformStack {
       );
     }
     new GoogleProvider(this, 'google', { project: projectId, region });
+    // hashicorp/time: the history server's IAM propagation wait and the subnet's release wait.
+    new TimeProvider(this, 'time');
 
     const services = new Services(this, 'services', { projectId });
     const apis = services.enabled;
@@ -82,7 +88,8 @@ export class LabStack extends TerraformStack {
       labels,
       machineType: config.phsMachineType,
       bootDiskGb: config.phsDiskGb,
-      dependsOn: [...apis, ...identity.sparkPrerequisites, ...b.spark.grants, ...b.phs.grants],
+      accountGrants: [...identity.sparkPrerequisites, ...b.spark.grants, ...b.phs.grants],
+      dependsOn: apis,
     });
 
     const composer = new Composer(this, 'composer', {
@@ -93,21 +100,23 @@ export class LabStack extends TerraformStack {
       imageVersion: config.composerImage,
       size: config.composerSize,
       labels,
+      // Names, not resource references: a reference would make the environment wait for the
+      // resource it names (the subnet reference made it wait for the whole network). The DAGs
+      // read these only when a task runs, long after deploy.
       variables: {
         project_id: projectId,
         region,
-        subnet: network.subnet.id,
-        // The name, not the cluster resource: the environment must not wait for the cluster.
+        subnet: names.subnetUri,
         phs_server: names.historyServer,
         container_image_uri: config.containerImage,
         bq_connector_jar_uri: config.bqConnectorJar,
         bq_dataset: DATASET_ID,
-        umsa_fqn: spark.account.email,
+        umsa_fqn: names.sparkAccountEmail,
         model_version: config.modelVersion,
-        code_bucket: b.code.bucket.name,
-        data_bucket: b.data.bucket.name,
-        model_bucket: b.models.bucket.name,
-        spark_bucket: b.spark.bucket.name,
+        code_bucket: names.bucket('code'),
+        data_bucket: names.bucket('data'),
+        model_bucket: names.bucket('models'),
+        spark_bucket: names.bucket('spark'),
         spark_runtime_version: SPARK_RUNTIME_VERSION,
       },
       dependsOn: [...apis, ...identity.composerPrerequisites, ...b.composer.grants],

@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import reviewed from './iam-bindings.reviewed.json';
+import { ROLE_REACH } from '../lib/identity';
 import { bucketPurposes, Json, refId, resourcesOf, single, synthLab } from './helpers';
 
 const REPO = path.resolve(__dirname, '..');
@@ -35,7 +36,8 @@ describe('destroy leaves nothing billing', () => {
     expect(purposes[refId(cfg.staging_bucket)]).toBe('spark');
     expect(purposes[refId(cfg.temp_bucket)]).toBe('spark');
     // Batches stage in the lab's spark bucket (the DAGs read spark_bucket for staging_bucket).
-    expect(purposes[refId(env.config.software_config.env_variables.AIRFLOW_VAR_SPARK_BUCKET)]).toBe('spark');
+    const sparkBucket = Object.values(resourcesOf(stack, 'google_storage_bucket')).find((b) => b.labels.purpose === 'spark')!;
+    expect(env.config.software_config.env_variables.AIRFLOW_VAR_SPARK_BUCKET).toBe(sparkBucket.name);
     expect(fs.readFileSync(path.join(REPO, 'airflow/dags/s8s_common.py'), 'utf-8')).toContain(
       '"staging_bucket": "{{ var.value.spark_bucket }}"',
     );
@@ -46,7 +48,7 @@ describe('destroy leaves nothing billing', () => {
     const block = /<!-- destroy-list:start -->([\s\S]*?)<!-- destroy-list:end -->/.exec(readme);
     expect(block).not.toBeNull();
     const listed: Record<string, number> = {};
-    for (const m of block![1].matchAll(/^\|\s*`(google_[a-z_]+)`\s*\|\s*(\d+)\s*\|/gm)) listed[m[1]] = Number(m[2]);
+    for (const m of block![1].matchAll(/^\|\s*`([a-z]+_[a-z_]+)`\s*\|\s*(\d+)\s*\|/gm)) listed[m[1]] = Number(m[2]);
     const actual = Object.fromEntries(Object.entries(stack.resource as Json).map(([t, rs]) => [t, Object.keys(rs).length]));
     expect(listed).toEqual(actual);
   });
@@ -56,7 +58,6 @@ describe('destroy leaves nothing billing', () => {
 function bindings(s: Json): string[][] {
   const accounts = resourcesOf(s, 'google_service_account');
   const principalOf = (member: string): string => {
-    if (member.includes('@cloudcomposer-accounts.iam.gserviceaccount.com')) return 'composer-agent';
     const m = /^serviceAccount:\$\{google_service_account\.([^.]+)\.email\}$/.exec(member);
     if (!m) throw new Error(`unexpected member ${member}`);
     return accounts[m[1]].account_id.replace(/^s8s-/, '').replace(/-sa$/, '');
@@ -101,6 +102,21 @@ describe('least privilege', () => {
       if (/^roles\/storage\./.test(role)) expect(scope).toMatch(/^bucket:/);
       if (/^roles\/bigquery\.data/.test(role)) expect(scope).toMatch(/^dataset:/);
     }
+  });
+
+  test('every granted role says what it really allows, and nothing else is described', () => {
+    expect(Object.keys(ROLE_REACH).sort()).toEqual([...new Set(actual.map(([, role]) => role))].sort());
+  });
+
+  test('the README\'s roles table lists exactly the bindings, with what each role allows', () => {
+    const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf-8');
+    const block = /<!-- iam-table:start -->([\s\S]*?)<!-- iam-table:end -->/.exec(readme);
+    expect(block).not.toBeNull();
+    const rows = [...block![1].matchAll(/^\|\s*`s8s-([a-z]+)-sa`\s*\|\s*`(roles\/[A-Za-z.]+)`\s*\|\s*([^|]+?)\s*\|\s*(.+?)\s*\|$/gm)]
+      .map((m) => [m[1], m[2], m[3], m[4]]);
+    const scopeText = (scope: string) => scope.replace(/^bucket:(.+)$/, 'bucket `s8s-<project>-$1`')
+      .replace(/^dataset:(.+)$/, 'dataset `$1`').replace(/^service-account:(.+)$/, 'account `s8s-$1-sa`');
+    expect(rows.sort()).toEqual(actual.map(([who, role, scope]) => [who, role, scopeText(scope), ROLE_REACH[role]]).sort());
   });
 
   test('ActAs is granted on one account, not the project', () => {

@@ -2,7 +2,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AIRFLOW_VARIABLES, TABLE_SCHEMAS } from '../lib/contract';
 import { LAB_APIS } from '../lib/services';
-import { bucketPurposes, DEMO_ENV, Json, refId, resourcesOf, single, synthLab } from './helpers';
+import {
+  addresses, addressOf, bucketPurposes, DEMO_ENV, describeAddress, directDependencies, Json, refId, resourcesOf, single,
+  synthLab, waitsFor,
+} from './helpers';
 
 const REPO = path.resolve(__dirname, '..');
 const stack = synthLab();
@@ -144,29 +147,91 @@ describe('composer', () => {
       AIRFLOW_VAR_BQ_DATASET: 'customer_churn_ds', AIRFLOW_VAR_MODEL_VERSION: 'latest', AIRFLOW_VAR_SPARK_RUNTIME_VERSION: '2.2',
       AIRFLOW_VAR_CONTAINER_IMAGE_URI: '', AIRFLOW_VAR_BQ_CONNECTOR_JAR_URI: '',
     });
-    expect(vars.AIRFLOW_VAR_SUBNET).toMatch(/^\$\{google_compute_subnetwork\..+\.id\}$/);
-    expect(vars.AIRFLOW_VAR_UMSA_FQN).toMatch(/^\$\{google_service_account\..+\.email\}$/);
+  });
+
+  test('variables that name resources are the names those resources get, known at synth', () => {
+    const vars = env.config.software_config.env_variables as Record<string, string>;
+    // No ${...}: a reference would make the environment wait for what it names.
+    expect(Object.entries(vars).filter(([, value]) => value.includes('${'))).toEqual([]);
+    const subnet = single(stack, 'google_compute_subnetwork');
+    expect(vars.AIRFLOW_VAR_SUBNET).toBe(`projects/${subnet.project}/regions/${subnet.region}/subnetworks/${subnet.name}`);
+    const spark = Object.values(resourcesOf(stack, 'google_service_account')).find((sa) => sa.account_id === 's8s-spark-sa')!;
+    expect(vars.AIRFLOW_VAR_UMSA_FQN).toBe(`${spark.account_id}@${spark.project}.iam.gserviceaccount.com`);
+    const bucketByPurpose = Object.fromEntries(
+      Object.values(resourcesOf(stack, 'google_storage_bucket')).map((b) => [b.labels.purpose, b.name]),
+    );
+    expect(vars).toMatchObject({
+      AIRFLOW_VAR_CODE_BUCKET: bucketByPurpose.code, AIRFLOW_VAR_DATA_BUCKET: bucketByPurpose.data,
+      AIRFLOW_VAR_MODEL_BUCKET: bucketByPurpose.models, AIRFLOW_VAR_SPARK_BUCKET: bucketByPurpose.spark,
+    });
+    const cluster = single(stack, 'google_dataproc_cluster');
+    expect(vars.AIRFLOW_VAR_PHS_SERVER).toBe(cluster.name);
   });
 });
 
 describe('ordering', () => {
-  const dependsOn = (r: Json) => (r.depends_on ?? []) as string[];
-  test('Composer waits for APIs and its grants, never for the history server', () => {
-    const deps = dependsOn(single(stack, 'google_composer_environment'));
-    expect(deps.some((d) => d.startsWith('google_project_service.'))).toBe(true);
-    expect(deps.some((d) => d.startsWith('google_project_iam_member.'))).toBe(true);
-    expect(deps.some((d) => d.startsWith('google_service_account_iam_member.'))).toBe(true);
-    expect(deps.some((d) => d.startsWith('google_dataproc_cluster.'))).toBe(false);
-    expect(JSON.stringify(single(stack, 'google_composer_environment'))).not.toContain('google_dataproc_cluster');
+  const names = (set: Set<string>) => [...set].map(describeAddress).sort();
+  const composer = addressOf(stack, 'google_composer_environment composer_environment');
+  const cluster = addressOf(stack, 'google_dataproc_cluster history_cluster');
+  const iamWait = addressOf(stack, 'time_sleep history_iam-propagation');
+  const subnetWait = addressOf(stack, 'time_sleep network_subnet-release');
+  const apis = LAB_APIS.map((api) => `google_project_service services_${api.split('.')[0]}`);
+
+  test('Composer, the critical path, waits for the APIs, its account, its grants and its bucket, nothing else', () => {
+    expect(names(waitsFor(stack, composer))).toEqual([
+      'google_project_iam_member identity_lab-bigqueryjobUser',
+      'google_project_iam_member identity_lab-composerworker',
+      'google_project_iam_member identity_lab-dataproceditor',
+      ...apis,
+      'google_service_account identity_lab-sa',
+      // ActAs on the spark account is one of the environment's grants; it names that account.
+      'google_service_account identity_spark-sa',
+      'google_service_account_iam_member identity_lab-acts-as-spark',
+      'google_storage_bucket storage_composer_bucket',
+      'google_storage_bucket_iam_member storage_composer_lab-objectUser',
+    ].sort());
   });
 
-  test('the history server does not wait for Composer', () => {
-    expect(JSON.stringify(single(stack, 'google_dataproc_cluster'))).not.toContain('google_composer_environment');
+  test('the history server waits for IAM propagation after its account\'s grants; Composer does not', () => {
+    expect(directDependencies(stack, cluster)).toContain(iamWait);
+    expect(stack.resource.time_sleep[iamWait.split('.')[1]]).toMatchObject({ create_duration: '7m' });
+    expect(names(directDependencies(stack, iamWait))).toEqual([
+      'google_project_iam_member identity_spark-bigqueryjobUser',
+      'google_project_iam_member identity_spark-dataprocworker',
+      'google_storage_bucket_iam_member storage_phs_spark-objectUser',
+      'google_storage_bucket_iam_member storage_spark_spark-objectUser',
+    ]);
+    expect(waitsFor(stack, composer)).not.toContain(iamWait);
+    // Nothing else waits for the sleep, so it lengthens no other path.
+    const waitingForSleep = [...addresses(stack)].filter((a) => waitsFor(stack, a).has(iamWait));
+    expect(waitingForSleep).toEqual([cluster]);
   });
 
-  test('no fixed sleeps', () => {
-    expect(Object.keys(stack.resource).filter((t) => t.includes('sleep'))).toEqual([]);
-    expect(stack.terraform.required_providers.time).toBeUndefined();
+  test('the subnet\'s release wait runs on destroy only and nothing waits for it on create', () => {
+    const sleep = stack.resource.time_sleep[subnetWait.split('.')[1]];
+    expect(sleep.create_duration).toBeUndefined();
+    expect(sleep.destroy_duration).toBe('10m');
+    // Destroy reverses dependencies: the sleep depends on the subnet, so it is destroyed (waits)
+    // before the subnet is deleted.
+    expect(names(directDependencies(stack, subnetWait))).toEqual(['google_compute_subnetwork network_subnet']);
+    expect([...addresses(stack)].filter((a) => waitsFor(stack, a).has(subnetWait))).toEqual([]);
+  });
+
+  test('Composer and the history server do not wait for each other', () => {
+    expect(waitsFor(stack, composer)).not.toContain(cluster);
+    expect(waitsFor(stack, cluster)).not.toContain(composer);
+  });
+
+  test('the time provider is pinned exactly, like the google provider', () => {
+    expect(stack.terraform.required_providers.time).toEqual({ source: 'hashicorp/time', version: '0.13.1' });
+  });
+});
+
+describe('Composer service agent', () => {
+  test('gets no grant and the project number is not looked up (Composer 3 needs neither; lib/identity.ts)', () => {
+    expect(stack.data).toBeUndefined();
+    expect(JSON.stringify(stack)).not.toContain('cloudcomposer-accounts');
+    expect(JSON.stringify(stack)).not.toContain('ServiceAgentV2Ext');
   });
 });
 
