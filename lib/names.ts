@@ -40,7 +40,6 @@ export class LabNames {
    * resource it names.
    */
   get sparkAccountEmail(): string { return serviceAccountEmail(this.sparkAccountId, this.config.projectId); }
-  get labAccountEmail(): string { return serviceAccountEmail(this.labAccountId, this.config.projectId); }
   /** The form google_compute_subnetwork.id takes, and the one a batch's subnetwork_uri accepts. */
   get subnetUri(): string {
     return `projects/${this.config.projectId}/regions/${this.config.region}/subnetworks/${this.subnet}`;

@@ -282,6 +282,11 @@ describe('configuration reaches the resources', () => {
     });
     expect(single(custom, 'google_compute_subnetwork').ip_cidr_range).toBe('192.168.8.0/24');
     expect(Object.values(resourcesOf(custom, 'google_storage_bucket')).map((b) => b.name)).toContain('team1-demo-proj-code');
+    expect(single(custom, 'google_composer_environment').config.software_config.env_variables).toMatchObject({
+      AIRFLOW_VAR_SUBNET: 'projects/demo-proj/regions/europe-west1/subnetworks/team1-subnet',
+      AIRFLOW_VAR_UMSA_FQN: 'team1-spark-sa@demo-proj.iam.gserviceaccount.com',
+      AIRFLOW_VAR_CODE_BUCKET: 'team1-demo-proj-code',
+    });
     expect(custom.terraform.backend.gcs).toEqual({ bucket: 'my-tf-state', prefix: 's8s-scoring-lab/team1' });
     expect(stack.terraform.backend).toBeUndefined(); // default: local state file
   });
