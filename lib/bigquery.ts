@@ -3,7 +3,9 @@ import { ITerraformDependable } from 'cdktf';
 import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
 import { BigqueryDatasetIamMember } from '@cdktf/provider-google/lib/bigquery-dataset-iam-member';
 import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table';
-import { PREDICTIONS_TABLE, REJECTS_TABLE, TABLE_SCHEMAS } from './contract';
+import {
+  JOB_TABLES, MODEL_METADATA_PATTERN, MODEL_VERSIONS_TABLE, PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE, TABLE_SCHEMAS,
+} from './contract';
 import { Principal } from './identity';
 import { REASONS, suppressCheck } from './policy';
 
@@ -12,16 +14,20 @@ export interface ResultsDatasetProps {
   readonly region: string;
   readonly datasetId: string;
   readonly labels: Record<string, string>;
+  /** Bucket of the model registry; `model_versions` reads its `churn-model/<version>/metadata.json` files. */
+  readonly modelsBucket: string;
   /** @default - none */
   readonly dependsOn?: ITerraformDependable[];
 }
 
 /**
- * The dataset the scoring job writes to, with `batch_predictions` and `batch_rejects`.
+ * The dataset the scoring job writes to, with `batch_predictions`, `batch_rejects` and
+ * `batch_runs`, and `model_versions`, the model registry as a table.
  *
- * Both tables are partitioned by day of `pipeline_execution_dt` and clustered by `pipeline_id`,
- * so the seed's `WHERE pipeline_id = ...` query and the job's delete-before-append read only
- * the blocks of one run. Destroy removes the dataset with its contents.
+ * The job's tables are partitioned by day of `pipeline_execution_dt` and clustered by
+ * `pipeline_id`, so the seed's `WHERE pipeline_id = ...` query, the job's delete-before-append
+ * and the check task's reconciliation read only the blocks of one run. Destroy removes the
+ * dataset with its contents.
  */
 export class ResultsDataset extends Construct {
   readonly dataset: BigqueryDataset;
@@ -43,22 +49,54 @@ export class ResultsDataset extends Construct {
     const descriptions: Record<string, string> = {
       [PREDICTIONS_TABLE]: 'One row per scored customer per scoring run (pipeline_id)',
       [REJECTS_TABLE]: 'Input rows a scoring run could not score, with the reason',
+      [RUNS_TABLE]: 'One row per scoring run: its batch, model, input and counts (read = scored + rejected)',
     };
-    for (const [tableId, columns] of Object.entries(TABLE_SCHEMAS)) {
+    for (const tableId of JOB_TABLES) {
       tables[tableId] = new BigqueryTable(this, tableId, {
         project: props.projectId,
         datasetId: this.dataset.datasetId,
         tableId,
         description: descriptions[tableId],
-        schema: JSON.stringify(columns),
+        schema: JSON.stringify(TABLE_SCHEMAS[tableId]),
         timePartitioning: { type: 'DAY', field: 'pipeline_execution_dt' },
         clustering: ['pipeline_id'],
         // Provider 6.x defaults this to true, which makes `cdktf destroy` fail on the table.
         deletionProtection: false,
         labels: props.labels,
       });
-      suppressCheck(tables[tableId], 'CKV_GCP_80', REASONS.googleManagedKeys);
-      suppressCheck(tables[tableId], 'CKV_GCP_121', REASONS.destroyable);
+    }
+    // The registry's own files, read in place: no copy to keep in sync, and a version appears
+    // once training wrote its metadata.json (last, so an interrupted training never shows).
+    // - One '*' per source URI, after the bucket name (ExternalDataConfiguration.sourceUris,
+    //   https://cloud.google.com/bigquery/docs/reference/rest/v2/tables#ExternalDataConfiguration).
+    // - Newline-delimited JSON, one object per line, TIMESTAMP as `YYYY-MM-DD hh:mm:ss+00:00`
+    //   (https://cloud.google.com/bigquery/docs/loading-data-cloud-storage-json).
+    // - The models bucket is in the dataset's region, as an external table over Cloud Storage
+    //   needs, and whoever queries the table needs read access to the bucket's objects
+    //   (https://cloud.google.com/bigquery/docs/external-data-cloud-storage).
+    // - The schema goes in external_data_configuration: JSON sources without autodetect need it
+    //   there (provider 6.50.0 bigquery_table docs, external_data_configuration.schema).
+    // - Unknown keys are bad records and none are allowed: a metadata file that drifts from the
+    //   schema fails the query instead of silently losing a field (the registry checks it too).
+    tables[MODEL_VERSIONS_TABLE] = new BigqueryTable(this, MODEL_VERSIONS_TABLE, {
+      project: props.projectId,
+      datasetId: this.dataset.datasetId,
+      tableId: MODEL_VERSIONS_TABLE,
+      description: 'Every registered model version: training time, training input, held-out metrics (reads the models bucket)',
+      externalDataConfiguration: {
+        sourceFormat: 'NEWLINE_DELIMITED_JSON',
+        sourceUris: [`gs://${props.modelsBucket}/${MODEL_METADATA_PATTERN}`],
+        autodetect: false,
+        schema: JSON.stringify(TABLE_SCHEMAS[MODEL_VERSIONS_TABLE]),
+        ignoreUnknownValues: false,
+        maxBadRecords: 0,
+      },
+      deletionProtection: false,
+      labels: props.labels,
+    });
+    for (const table of Object.values(tables)) {
+      suppressCheck(table, 'CKV_GCP_80', REASONS.googleManagedKeys);
+      suppressCheck(table, 'CKV_GCP_121', REASONS.destroyable);
     }
     this.tables = tables;
   }

@@ -1,7 +1,7 @@
 /**
  * Facts shared with the Python side, read from the files the Python code reads too.
  *
- * - pyspark/table_schemas.json: the BigQuery tables the scoring job writes.
+ * - pyspark/table_schemas.json: the lab's BigQuery tables (the job's outputs and run rows, the model registry).
  * - airflow/variables.json: the Airflow variables the DAGs read.
  */
 import airflowVariables from '../airflow/variables.json';
@@ -12,14 +12,30 @@ export interface BigQueryColumn {
   readonly type: string;
   readonly mode: string;
   readonly description: string;
+  /** The nested columns of a RECORD. */
+  readonly fields?: readonly BigQueryColumn[];
 }
 
 export const PREDICTIONS_TABLE = 'batch_predictions';
 export const REJECTS_TABLE = 'batch_rejects';
+export const RUNS_TABLE = 'batch_runs';
+export const MODEL_VERSIONS_TABLE = 'model_versions';
+
+/** The native tables the scoring job writes, one set of rows (or one row) per pipeline_id. */
+export const JOB_TABLES: readonly string[] = [PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE];
+
+/**
+ * Each model version's metadata file, relative to the models bucket: pyspark/lab_registry.py
+ * writes `<models root>/<version>/metadata.json` under the DAG's `gs://<models bucket>/churn-model`,
+ * and model_versions reads them all (the Spark suite checks the three agree).
+ */
+export const MODEL_METADATA_PATTERN = 'churn-model/*/metadata.json';
 
 export const TABLE_SCHEMAS: Readonly<Record<string, readonly BigQueryColumn[]>> = {
   [PREDICTIONS_TABLE]: tableSchemas.batch_predictions,
   [REJECTS_TABLE]: tableSchemas.batch_rejects,
+  [RUNS_TABLE]: tableSchemas.batch_runs,
+  [MODEL_VERSIONS_TABLE]: tableSchemas.model_versions,
 };
 
 /** Airflow variable names the DAGs read, each with what it holds. */

@@ -73,7 +73,7 @@ export class LabStack extends TerraformStack {
     b.composer.grantReadWrite(lab);
 
     const results = new ResultsDataset(this, 'bigquery', {
-      projectId, region, datasetId: DATASET_ID, labels, dependsOn: apis,
+      projectId, region, datasetId: DATASET_ID, labels, modelsBucket: b.models.bucket.name, dependsOn: apis,
     });
     results.grantWrite(spark);
     results.grantRead(lab);

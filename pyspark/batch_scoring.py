@@ -3,13 +3,14 @@
 On Dataproc Serverless (what the scoring DAG submits):
     batch_scoring.py --pipeline-id ID --model-version latest --input gs://.../scoring.csv
         --models-root gs://.../churn-model --sink bigquery --project P --dataset customer_churn_ds
-        --temp-bucket B
+        --temp-bucket B --batch-id BATCH
 Locally:
     batch_scoring.py --pipeline-id ID --input pyspark/data/scoring.csv --models-root DIR
         --sink local --output DIR
 
 Every input row ends up either in batch_predictions or in batch_rejects with its reason; the job
-logs read = scored + rejected and fails if that does not hold.
+logs read = scored + rejected and fails if that does not hold. After both tables are written, the
+run's counts go to batch_runs (one row per pipeline_id), where the DAG's check task reconciles them.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from lab_contract import PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, conform
 from lab_features import preprocess
-from lab_job import JobError, get_spark, parse_timestamp, pipeline_id_arg, run_main
+from lab_job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg, run_main
 from lab_model import load_model, score
 from lab_registry import LATEST, check_model_version, resolve_model_version
-from lab_sinks import BigQuerySink, LocalSink
+from lab_sinks import BigQuerySink, LocalSink, run_row
 from lab_validation import read_customers, validate
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -45,6 +46,9 @@ class ScoringConfig:
     sink: LocalSink | BigQuerySink
     execution_ts: datetime
     show_samples: bool
+    batch_id: str = LOCAL_BATCH_ID
+    # When the job started (its arguments were parsed): batch_runs.started_at.
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 
 def parse_args(argv: list[str] | None) -> ScoringConfig:
@@ -59,6 +63,12 @@ def parse_args(argv: list[str] | None) -> ScoringConfig:
     p.add_argument("--dataset", help="bigquery sink: dataset, e.g. customer_churn_ds")
     p.add_argument("--temp-bucket", help="bigquery sink: bucket for the connector's load files")
     p.add_argument("--execution-ts", type=parse_timestamp, help="pipeline_execution_dt (ISO 8601); default: now")
+    p.add_argument(
+        "--batch-id",
+        type=batch_id_arg,
+        default=LOCAL_BATCH_ID,
+        help=f"the Dataproc batch running this job, for batch_runs (default: {LOCAL_BATCH_ID})",
+    )
     p.add_argument(
         "--show-samples",
         action=argparse.BooleanOptionalAction,
@@ -78,7 +88,10 @@ def parse_args(argv: list[str] | None) -> ScoringConfig:
         missing = [f"--{n.replace('_', '-')}" for n in ("project", "dataset", "temp_bucket") if not getattr(a, n)]
         if missing:
             p.error(f"{', '.join(missing)} required with --sink bigquery")
-        sink = BigQuerySink(a.project, a.dataset, a.temp_bucket)
+        try:  # before any Spark work: a missing client library fails the batch in seconds
+            sink = BigQuerySink.connect(a.project, a.dataset, a.temp_bucket)
+        except JobError as e:
+            p.error(f"--sink bigquery: {e}")
     return ScoringConfig(
         pipeline_id=a.pipeline_id,
         model_version=a.model_version,
@@ -87,6 +100,23 @@ def parse_args(argv: list[str] | None) -> ScoringConfig:
         sink=sink,
         execution_ts=a.execution_ts or datetime.now(timezone.utc),
         show_samples=a.show_samples,
+        batch_id=a.batch_id,
+    )
+
+
+def run_record(cfg: ScoringConfig, model_version: str, read: int, scored: int, rejected: int) -> dict:
+    """The run's batch_runs row, once both output tables are written (so ended_at is now)."""
+    return run_row(
+        pipeline_id=cfg.pipeline_id,
+        batch_id=cfg.batch_id,
+        model_version=model_version,
+        input_uri=cfg.input,
+        read=read,
+        scored=scored,
+        rejected=rejected,
+        started_at=cfg.started_at,
+        ended_at=datetime.now(timezone.utc),
+        pipeline_execution_dt=cfg.execution_ts,
     )
 
 
@@ -137,6 +167,7 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
 
     cfg.sink.replace(spark, PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
     cfg.sink.replace(spark, REJECTS_TABLE, cfg.pipeline_id, rejects)
+    cfg.sink.record_run(spark, run_record(cfg, version, read, scored_count, rejected_count))
 
     if cfg.show_samples:
         predictions.select("customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability").show(

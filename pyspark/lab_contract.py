@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 
 from lab_job import JobError
@@ -59,11 +60,21 @@ INTERNET_ADDONS = [RENAMES[c] for c in INTERNET_ADDONS_RAW]
 SCHEMA_FILE = "table_schemas.json"
 PREDICTIONS_TABLE = "batch_predictions"
 REJECTS_TABLE = "batch_rejects"
+RUNS_TABLE = "batch_runs"
+MODEL_VERSIONS_TABLE = "model_versions"
 _BQ_TO_SPARK = {
     "STRING": T.StringType(),
     "INT64": T.LongType(),
     "FLOAT64": T.DoubleType(),
     "TIMESTAMP": T.TimestampType(),
+}
+# What a JSON value of each column type may be in a record checked by check_record.
+_BQ_TO_PYTHON: dict[str, tuple[type, ...]] = {
+    "STRING": (str,),
+    "INT64": (int,),
+    "FLOAT64": (int, float),
+    "TIMESTAMP": (str, datetime),
+    "RECORD": (dict,),
 }
 
 
@@ -86,9 +97,41 @@ def load_table_schemas() -> dict[str, list[dict]]:
     raise JobError(f"{SCHEMA_FILE} not found in {[str(c) for c in candidates]}; ship it with the job (file_uris)")
 
 
+def _spark_type(column: dict) -> T.DataType:
+    if column["type"] == "RECORD":
+        return _struct(column["fields"])
+    return _BQ_TO_SPARK[column["type"]]
+
+
+def _struct(columns: list[dict]) -> T.StructType:
+    return T.StructType([T.StructField(c["name"], _spark_type(c), True) for c in columns])
+
+
 def spark_schema(table: str) -> T.StructType:
-    columns = load_table_schemas()[table]
-    return T.StructType([T.StructField(c["name"], _BQ_TO_SPARK[c["type"]], True) for c in columns])
+    return _struct(load_table_schemas()[table])
+
+
+def check_record(record: dict, table: str) -> None:
+    """Raises a JobError naming each key of a JSON record (and of its nested records) that the
+    table lacks or whose value has the wrong type: BigQuery would refuse such a row."""
+    problems = _record_problems(record, load_table_schemas()[table], "")
+    if problems:
+        raise JobError(f"record for {table} does not fit its schema: {'; '.join(problems)}")
+
+
+def _record_problems(record: dict, columns: list[dict], prefix: str) -> list[str]:
+    by_name = {c["name"]: c for c in columns}
+    problems = [f"{prefix}{k} is not a column (columns: {sorted(by_name)})" for k in record if k not in by_name]
+    for name, value in record.items():
+        column = by_name.get(name)
+        if column is None or value is None:
+            continue
+        allowed = _BQ_TO_PYTHON[column["type"]]
+        if not isinstance(value, allowed) or isinstance(value, bool):
+            problems.append(f"{prefix}{name} is {value!r}, expected a {column['type']} value")
+        elif column["type"] == "RECORD":
+            problems += _record_problems(value, column["fields"], f"{prefix}{name}.")
+    return problems
 
 
 def conform(df: DataFrame, table: str) -> DataFrame:

@@ -19,6 +19,9 @@ from pyspark.sql import SparkSession
 log = logging.getLogger("s8s")
 
 PIPELINE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
+# Dataproc batch ids: 4-63 characters of a-z, 0-9 and '-' (the DAG's batch_id_for makes them).
+BATCH_ID = re.compile(r"^[a-z0-9-]{4,63}$")
+LOCAL_BATCH_ID = "local"
 
 
 class JobError(Exception):
@@ -47,6 +50,12 @@ def parse_timestamp(value: str) -> datetime:
 def pipeline_id_arg(value: str) -> str:
     if not PIPELINE_ID.match(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a pipeline id; expected 1-100 characters of a-z, 0-9, '_', '-'")
+    return value
+
+
+def batch_id_arg(value: str) -> str:
+    if not BATCH_ID.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a Dataproc batch id; expected 4-63 characters of a-z, 0-9, '-'")
     return value
 
 

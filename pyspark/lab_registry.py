@@ -1,12 +1,19 @@
-"""The model registry: <models root>/<version>/{model/, metadata.json}, in a bucket or a folder."""
+"""The model registry: <models root>/<version>/{model/, metadata.json}, in a bucket or a folder.
+
+metadata.json is one JSON object on one line (newline-delimited JSON), checked against the
+model_versions schema in table_schemas.json: the stack's BigQuery external table
+customer_churn_ds.model_versions reads these very files, so the registry has one source of truth.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timezone
 
+from lab_contract import MODEL_VERSIONS_TABLE, check_record, spark_schema
 from lab_job import JobError, hadoop_path, path_exists, read_text, write_text
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 METADATA_FILE = "metadata.json"
 MODEL_VERSION = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -25,10 +32,23 @@ def check_model_version(version: str, allow_latest: bool) -> str:
 def save_model(spark: SparkSession, models_root: str, version: str, model, metadata: dict) -> str:
     """Saves the model, then its metadata. The metadata file is written last: a version without
     it is an interrupted training and is never picked."""
+    check_record(metadata, MODEL_VERSIONS_TABLE)
     base = f"{models_root.rstrip('/')}/{version}"
     model.write().overwrite().save(f"{base}/model")
-    write_text(spark, f"{base}/{METADATA_FILE}", json.dumps(metadata, indent=2, sort_keys=True))
+    # One line: BigQuery reads newline-delimited JSON, one object per line
+    # (https://cloud.google.com/bigquery/docs/loading-data-cloud-storage-json).
+    write_text(spark, f"{base}/{METADATA_FILE}", json.dumps(metadata, sort_keys=True) + "\n")
     return base
+
+
+def timestamp_text(ts: datetime) -> str:
+    """A TIMESTAMP as BigQuery's JSON reader takes it: dashes in the date, colons in the time, an offset."""
+    return ts.astimezone(timezone.utc).isoformat(sep=" ", timespec="seconds")
+
+
+def _trained_at(meta: dict) -> datetime:
+    ts = datetime.fromisoformat(str(meta["trained_at"]).replace("Z", "+00:00"))
+    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
 def list_models(spark: SparkSession, models_root: str) -> list[dict]:
@@ -53,9 +73,22 @@ def resolve_model_version(spark: SparkSession, models_root: str, requested: str)
     if requested == LATEST:
         if not models:
             raise JobError(f"no trained model under {models_root}; train one first (the training DAG or model_training.py)")
-        return max(models, key=lambda m: (m["trained_at"], m["version"]))
+        return max(models, key=lambda m: (_trained_at(m), m["version"]))
     for m in models:
         if m["version"] == requested:
             return m
     available = sorted(m["version"] for m in models)
     raise JobError(f"model version {requested!r} not found under {models_root}; available: {available or 'none'}")
+
+
+def metadata_glob(models_root: str) -> str:
+    """Every version's metadata file, as a path pattern (the external table's source URI)."""
+    return f"{models_root.rstrip('/')}/*/{METADATA_FILE}"
+
+
+def read_model_versions(spark: SparkSession, models_root: str) -> DataFrame:
+    """The registry as a table, read the way BigQuery's model_versions external table reads it:
+    the metadata files as newline-delimited JSON with the table's schema; a malformed file fails."""
+    if not list_models(spark, models_root):
+        return spark.createDataFrame([], spark_schema(MODEL_VERSIONS_TABLE))
+    return spark.read.schema(spark_schema(MODEL_VERSIONS_TABLE)).option("mode", "FAILFAST").json(metadata_glob(models_root))

@@ -1,15 +1,48 @@
 """Where the scoring job's tables go: one code path, two places. Each write first removes the
-run's earlier rows, so a retry or re-run of a pipeline_id replaces its rows instead of adding to them."""
+run's earlier rows, so a retry or re-run of a pipeline_id replaces its rows instead of adding to them.
+
+The BigQuery sink talks to BigQuery twice besides the connector's load jobs: a DELETE of the run's
+earlier output rows and a MERGE of the run's row into batch_runs. Both go through the
+google-cloud-bigquery client, which must be importable on the batch's image. The client is built
+when the arguments are parsed (BigQuerySink.connect), before any Spark work, so a runtime without
+it fails in seconds instead of after scoring every row.
+"""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from lab_job import hadoop_path
+from lab_contract import RUNS_TABLE, check_record, load_table_schemas, spark_schema
+from lab_job import JobError, hadoop_path
 from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger("s8s.sinks")
+
+
+def run_row(
+    *,
+    pipeline_id: str,
+    batch_id: str,
+    model_version: str,
+    input_uri: str,
+    read: int,
+    scored: int,
+    rejected: int,
+    started_at: datetime,
+    ended_at: datetime,
+    pipeline_execution_dt: datetime,
+) -> dict[str, Any]:
+    """The run's batch_runs row, in the table's column order."""
+    values = dict(locals())
+    columns = [c["name"] for c in load_table_schemas()[RUNS_TABLE]]
+    if sorted(columns) != sorted(values):
+        raise JobError(f"{RUNS_TABLE} has columns {columns}; the job builds {sorted(values)}")
+    row = {c: values[c] for c in columns}
+    check_record(row, RUNS_TABLE)
+    return row
 
 
 @dataclass(frozen=True)
@@ -26,6 +59,25 @@ class LocalSink:
         fs.delete(path, True)
         rows.write.mode("append").partitionBy("pipeline_id").parquet(self.table_uri(table))
 
+    def record_run(self, spark: SparkSession, row: dict[str, Any]) -> None:
+        frame = spark.createDataFrame([tuple(row.values())], spark_schema(RUNS_TABLE)).coalesce(1)
+        self.replace(spark, RUNS_TABLE, row["pipeline_id"], frame)
+
+
+def bigquery_client(project: str):
+    """A google-cloud-bigquery client, or a JobError saying why there is none."""
+    try:
+        from google.cloud import bigquery
+    except ImportError as e:
+        raise JobError(
+            f"the google-cloud-bigquery package does not import here ({e}); "
+            "run the job on a Serverless runtime or custom container that has it"
+        ) from e
+    try:
+        return bigquery.Client(project=project)
+    except Exception as e:  # noqa: BLE001 - credentials or project problems, re-raised with the setting
+        raise JobError(f"cannot create a BigQuery client for project {project!r}: {str(e).splitlines()[0]}") from e
+
 
 @dataclass(frozen=True)
 class BigQuerySink:
@@ -38,6 +90,11 @@ class BigQuerySink:
     project: str
     dataset: str
     temp_bucket: str
+    client: Any = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def connect(cls, project: str, dataset: str, temp_bucket: str) -> BigQuerySink:
+        return cls(project, dataset, temp_bucket, bigquery_client(project))
 
     def table_id(self, table: str) -> str:
         return f"{self.project}.{self.dataset}.{table}"
@@ -45,14 +102,39 @@ class BigQuerySink:
     def delete_statement(self, table: str) -> str:
         return f"DELETE FROM `{self.table_id(table)}` WHERE pipeline_id = @pipeline_id"
 
-    def replace(self, spark: SparkSession, table: str, pipeline_id: str, rows: DataFrame) -> None:
-        from google.cloud import bigquery  # on the runtime 2.2 image; not needed locally
+    def run_statement(self) -> str:
+        """Upserts the run's row: one statement, so a reader sees the old row or the new one."""
+        columns = [c["name"] for c in load_table_schemas()[RUNS_TABLE]]
+        updated = [c for c in columns if c != "pipeline_id"]
+        return "\n".join(
+            [
+                f"MERGE `{self.table_id(RUNS_TABLE)}` AS runs",
+                "USING (SELECT " + ", ".join(f"@{c} AS `{c}`" for c in columns) + ") AS run",
+                "ON runs.pipeline_id = run.pipeline_id",
+                "WHEN MATCHED THEN UPDATE SET " + ", ".join(f"`{c}` = run.`{c}`" for c in updated),
+                "WHEN NOT MATCHED THEN INSERT (" + ", ".join(f"`{c}`" for c in columns) + ")",
+                "  VALUES (" + ", ".join(f"run.`{c}`" for c in columns) + ")",
+            ]
+        )
 
-        client = bigquery.Client(project=self.project)
-        params = [bigquery.ScalarQueryParameter("pipeline_id", "STRING", pipeline_id)]
-        job = client.query(self.delete_statement(table), job_config=bigquery.QueryJobConfig(query_parameters=params))
+    def _query(self, sql: str, params: list) -> Any:
+        from google.cloud import bigquery
+
+        if self.client is None:
+            raise JobError("the BigQuery sink has no client; build it with BigQuerySink.connect")
+        job = self.client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params))
         job.result()
+        return job
+
+    def delete_rows(self, table: str, pipeline_id: str) -> None:
+        from google.cloud import bigquery
+
+        params = [bigquery.ScalarQueryParameter("pipeline_id", "STRING", pipeline_id)]
+        job = self._query(self.delete_statement(table), params)
         log.info("deleted %s earlier rows of pipeline_id=%s from %s", job.num_dml_affected_rows, pipeline_id, table)
+
+    def replace(self, spark: SparkSession, table: str, pipeline_id: str, rows: DataFrame) -> None:
+        self.delete_rows(table, pipeline_id)
         (
             rows.write.format("bigquery")
             .option("writeMethod", "indirect")
@@ -60,3 +142,11 @@ class BigQuerySink:
             .mode("append")
             .save(self.table_id(table))
         )
+
+    def record_run(self, spark: SparkSession, row: dict[str, Any]) -> None:
+        from google.cloud import bigquery
+
+        types = {c["name"]: c["type"] for c in load_table_schemas()[RUNS_TABLE]}
+        params = [bigquery.ScalarQueryParameter(name, types[name], value) for name, value in row.items()]
+        self._query(self.run_statement(), params)
+        log.info("recorded run %s in %s", row["pipeline_id"], RUNS_TABLE)

@@ -18,7 +18,7 @@ from lab_contract import REJECT_REASON
 from lab_features import preprocess
 from lab_job import JobError, get_spark, run_main
 from lab_model import build_pipeline, score
-from lab_registry import check_model_version, save_model
+from lab_registry import check_model_version, save_model, timestamp_text
 from lab_validation import read_customers, validate
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -88,7 +88,7 @@ def train(spark: SparkSession, a: argparse.Namespace) -> dict:
     metrics = evaluate(score(model, test_rows))
     metadata = {
         "version": a.model_version,
-        "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "trained_at": timestamp_text(datetime.now(timezone.utc)),
         "input": a.input,
         "rows_read": read,
         "rows_rejected": rejected,

@@ -3,7 +3,11 @@
 Run through `npm run local` (which prepares the Python environment). Writes under local-run/:
   data/        the sample input (the same files the stack uploads to the data bucket)
   models/      one folder per trained model version (what the models bucket holds)
-  warehouse/   batch_predictions/ and batch_rejects/ as Parquet, partitioned by pipeline_id
+  warehouse/   batch_predictions/, batch_rejects/ and batch_runs/ as Parquet, partitioned by pipeline_id
+
+The report reads those files the way the walkthrough's queries read the BigQuery tables:
+model_versions (the metadata files with the table's schema), the run's batch_runs row, and the
+reconciliation of that row against the run's rows in the two output tables.
 """
 
 from __future__ import annotations
@@ -19,19 +23,56 @@ sys.path.insert(0, str(REPO / "pyspark"))  # the jobs' folder, never its parent
 import batch_scoring  # noqa: E402
 import model_training  # noqa: E402
 import sample_data  # noqa: E402
-from lab_contract import PREDICTIONS_TABLE, REJECTS_TABLE  # noqa: E402
-from lab_job import get_spark, run_main  # noqa: E402
-from lab_registry import resolve_model_version  # noqa: E402
+from lab_contract import PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE  # noqa: E402
+from lab_job import JobError, get_spark, run_main  # noqa: E402
+from lab_registry import read_model_versions  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
 
-def report(spark, summary: dict, warehouse: Path, metrics: dict) -> None:
+def show_model_versions(spark, models: Path) -> None:
+    print("SELECT ... FROM customer_churn_ds.model_versions ORDER BY trained_at DESC:")
+    read_model_versions(spark, str(models)).select(
+        "version",
+        "trained_at",
+        F.col("metrics.auc").alias("auc"),
+        F.col("metrics.precision").alias("precision"),
+        F.col("metrics.recall").alias("recall"),
+        "rows_read",
+        "input",
+    ).orderBy(F.desc("trained_at")).show(10, truncate=False)
+
+
+def reconcile(spark, warehouse: Path, pid: str) -> None:
+    """The check the scoring DAG runs in BigQuery: the run row's counts against the rows written."""
+    runs = spark.read.parquet(str(warehouse / RUNS_TABLE)).where(F.col("pipeline_id") == pid).collect()
+    if len(runs) != 1:
+        raise JobError(f"{RUNS_TABLE} holds {len(runs)} rows for pipeline_id {pid}; expected exactly 1")
+    [run] = runs
+    print(f"SELECT * FROM customer_churn_ds.{RUNS_TABLE} WHERE pipeline_id='{pid}':")
+    for name, value in run.asDict().items():
+        print(f"  {name:<22} {value}")
+    written = {}
+    for table in (PREDICTIONS_TABLE, REJECTS_TABLE):
+        written[table] = spark.read.parquet(str(warehouse / table)).where(F.col("pipeline_id") == pid).count()
+    scored, rejected = written[PREDICTIONS_TABLE], written[REJECTS_TABLE]
+    checks = [
+        (f"read {run.read} = scored {run.scored} + rejected {run.rejected}", run.read == run.scored + run.rejected),
+        (f"scored {run.scored} = rows in {PREDICTIONS_TABLE} {scored}", run.scored == scored),
+        (f"rejected {run.rejected} = rows in {REJECTS_TABLE} {rejected}", run.rejected == rejected),
+    ]
+    print("reconciliation:")
+    for text, ok in checks:
+        print(f"  {'ok  ' if ok else 'FAIL'} {text}")
+    failed = [text for text, ok in checks if not ok]
+    if failed:
+        raise JobError(f"run {pid} does not reconcile: {'; '.join(failed)}")
+
+
+def report(spark, summary: dict, warehouse: Path, models: Path) -> None:
     pid = summary["pipeline_id"]
     print("\n" + "=" * 78)
-    print(f"pipeline_id    {pid}")
-    print(f"model_version  {summary['model_version']}")
-    print("model metrics  " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
-    print(f"rows           read={summary['read']} scored={summary['scored']} rejected={summary['rejected']}")
+    show_model_versions(spark, models)
+    reconcile(spark, warehouse, pid)
     print(
         "predictions    " + ", ".join(f"{'churn' if k == '1' else 'stay'} ({k}): {v}" for k, v in summary["predictions"].items())
     )
@@ -52,6 +93,7 @@ def report(spark, summary: dict, warehouse: Path, metrics: dict) -> None:
     ).orderBy(F.desc("churn_probability")).show(5, truncate=False)
     print(f"predictions: {warehouse / PREDICTIONS_TABLE}/pipeline_id={pid}/")
     print(f"rejects:     {warehouse / REJECTS_TABLE}/pipeline_id={pid}/")
+    print(f"run row:     {warehouse / RUNS_TABLE}/pipeline_id={pid}/")
     print("=" * 78)
 
 
@@ -92,8 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     summary = batch_scoring.run(spark, cfg)
-    meta = resolve_model_version(spark, str(models), summary["model_version"])
-    report(spark, summary, warehouse, meta["metrics"])
+    report(spark, summary, warehouse, models)
     spark.stop()
     return 0
 

@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { AIRFLOW_VARIABLES, TABLE_SCHEMAS } from '../lib/contract';
+import { AIRFLOW_VARIABLES, JOB_TABLES, TABLE_SCHEMAS } from '../lib/contract';
 import { LAB_APIS } from '../lib/services';
 import {
-  addresses, addressOf, bucketPurposes, DEMO_ENV, describeAddress, directDependencies, Json, refId, resourcesOf, single,
+  addresses, addressOf, bucketPurposes, DEMO_ENV, describeAddress, directDependencies, refId, resourcesOf, single,
   synthLab, waitsFor,
 } from './helpers';
 
@@ -78,8 +78,10 @@ describe('bigquery', () => {
   test('tables carry the schema the job writes, partitioned and clustered for the pipeline_id query', () => {
     const tables = resourcesOf(stack, 'google_bigquery_table');
     const byId = Object.fromEntries(Object.values(tables).map((t) => [t.table_id, t]));
-    expect(Object.keys(byId).sort()).toEqual(['batch_predictions', 'batch_rejects']);
-    for (const [tableId, t] of Object.entries(byId) as Array<[string, Json]>) {
+    expect(Object.keys(byId).sort()).toEqual(['batch_predictions', 'batch_rejects', 'batch_runs', 'model_versions']);
+    // model_versions is external (test/bigquery.test.ts); the job's tables are native.
+    for (const tableId of JOB_TABLES) {
+      const t = byId[tableId];
       expect(JSON.parse(t.schema)).toEqual(TABLE_SCHEMAS[tableId]);
       expect(t.deletion_protection).toBe(false);
       expect(t.time_partitioning).toEqual({ type: 'DAY', field: 'pipeline_execution_dt' });
@@ -261,7 +263,10 @@ describe('logical ids of stateful resources', () => {
       'storage_models_bucket_6F885890', 'storage_phs_bucket_92D2B696', 'storage_spark_bucket_69650DD3',
     ]);
     expect(ids('google_bigquery_dataset')).toEqual(['bigquery_dataset_EBB62DA7']);
-    expect(ids('google_bigquery_table')).toEqual(['bigquery_batch_predictions_DE99448A', 'bigquery_batch_rejects_52F24F4A']);
+    expect(ids('google_bigquery_table')).toEqual([
+      'bigquery_batch_predictions_DE99448A', 'bigquery_batch_rejects_52F24F4A', 'bigquery_batch_runs_851D2814',
+      'bigquery_model_versions_875F739B',
+    ]);
     expect(ids('google_dataproc_cluster')).toEqual(['history_cluster_44900294']);
     expect(ids('google_composer_environment')).toEqual(['composer_environment_85F4694A']);
     expect(ids('google_service_account')).toEqual(['identity_lab-sa_ABF72A13', 'identity_spark-sa_8219FB4C']);

@@ -14,7 +14,6 @@ from conftest import JOBS, write_csv
 from lab_contract import _BQ_TO_SPARK, INPUT_COLUMNS, PREDICTIONS_TABLE, REJECTS_TABLE, load_table_schemas
 from lab_job import JobError, run_main
 from lab_registry import METADATA_FILE, resolve_model_version
-from lab_sinks import BigQuerySink
 
 
 def score(spark, models_root, tmp_path, input_path, pipeline_id="run-1", version="latest"):
@@ -195,27 +194,3 @@ def test_training_input_errors_exit_non_zero(spark, tmp_path):
     code = run_main(model_training.main, ["--input", str(path), "--models-root", str(tmp_path / "m")])
     assert code == 2
     assert not (tmp_path / "m").exists()
-
-
-def test_bigquery_sink_is_built_from_the_dag_arguments():
-    """The arguments the scoring DAG passes (test/python/airflow checks the rendered list)."""
-    cfg = batch_scoring.parse_args(
-        [
-            "--pipeline-id=manual-2026-01-31t12-00-00-00-0-cce451e4",
-            "--model-version=latest",
-            "--input=gs://s8s-demo-proj-data/data/scoring.csv",
-            "--models-root=gs://s8s-demo-proj-models/churn-model",
-            "--sink=bigquery",
-            "--project=demo-proj",
-            "--dataset=customer_churn_ds",
-            "--temp-bucket=s8s-demo-proj-spark",
-            "--execution-ts=2026-01-31T12:00:00+00:00",
-        ]
-    )
-    assert cfg.sink == BigQuerySink("demo-proj", "customer_churn_ds", "s8s-demo-proj-spark")
-    assert cfg.sink.table_id(PREDICTIONS_TABLE) == "demo-proj.customer_churn_ds.batch_predictions"
-    # The run's earlier rows go first, by a bound parameter (never string-built SQL).
-    assert cfg.sink.delete_statement(REJECTS_TABLE) == (
-        "DELETE FROM `demo-proj.customer_churn_ds.batch_rejects` WHERE pipeline_id = @pipeline_id"
-    )
-    assert cfg.execution_ts.isoformat() == "2026-01-31T12:00:00+00:00"

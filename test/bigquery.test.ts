@@ -1,0 +1,68 @@
+/**
+ * customer_churn_ds as the scoring job and the model registry fill it: the job's native tables
+ * (batch_runs among them) and model_versions, an external table over the registry's files.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import tableSchemas from '../pyspark/table_schemas.json';
+import {
+  JOB_TABLES, MODEL_METADATA_PATTERN, MODEL_VERSIONS_TABLE, RUNS_TABLE, TABLE_SCHEMAS,
+} from '../lib/contract';
+import { bucketPurposes, Json, refId, resourcesOf, synthLab } from './helpers';
+
+const REPO = path.resolve(__dirname, '..');
+const stack = synthLab();
+const tables: Record<string, Json> = Object.fromEntries(
+  Object.values(resourcesOf(stack, 'google_bigquery_table')).map((t) => [t.table_id, t]),
+);
+
+test('every table of table_schemas.json exists, with that schema', () => {
+  const defined = Object.keys(tableSchemas).filter((k) => !k.startsWith('_')).sort();
+  expect(Object.keys(TABLE_SCHEMAS).sort()).toEqual(defined);
+  expect(Object.keys(tables).sort()).toEqual(defined);
+  for (const id of JOB_TABLES) expect(JSON.parse(tables[id].schema)).toEqual(TABLE_SCHEMAS[id]);
+  expect(JSON.parse(tables[MODEL_VERSIONS_TABLE].external_data_configuration.schema)).toEqual(TABLE_SCHEMAS[MODEL_VERSIONS_TABLE]);
+});
+
+test('batch_runs is a native table with the columns the check task reconciles, one partition per run date', () => {
+  const runs = tables[RUNS_TABLE];
+  expect(runs.external_data_configuration).toBeUndefined();
+  expect(runs).toMatchObject({
+    time_partitioning: { type: 'DAY', field: 'pipeline_execution_dt' }, clustering: ['pipeline_id'], deletion_protection: false,
+  });
+  expect(TABLE_SCHEMAS[RUNS_TABLE].map((c) => `${c.name} ${c.type}`)).toEqual([
+    'pipeline_id STRING', 'batch_id STRING', 'model_version STRING', 'input_uri STRING',
+    'read INT64', 'scored INT64', 'rejected INT64',
+    'started_at TIMESTAMP', 'ended_at TIMESTAMP', 'pipeline_execution_dt TIMESTAMP',
+  ]);
+  for (const c of TABLE_SCHEMAS[RUNS_TABLE]) expect(c.mode).toBe('NULLABLE');
+});
+
+test('model_versions reads every metadata.json of the models bucket as strict newline-delimited JSON', () => {
+  const mv = tables[MODEL_VERSIONS_TABLE];
+  expect(mv.time_partitioning).toBeUndefined();
+  expect(mv.schema).toBeUndefined();
+  expect(mv.deletion_protection).toBe(false);
+  const ext = mv.external_data_configuration;
+  expect(ext).toMatchObject({
+    source_format: 'NEWLINE_DELIMITED_JSON', autodetect: false, ignore_unknown_values: false, max_bad_records: 0,
+  });
+  expect(ext.source_uris).toHaveLength(1);
+  const [uri] = ext.source_uris as string[];
+  // BigQuery allows one '*' per Cloud Storage URI, after the bucket name.
+  expect(uri.split('*')).toHaveLength(2);
+  const bucketRef = /^gs:\/\/(\$\{[^}]+\})\/(.*)$/.exec(uri);
+  expect(bucketRef).not.toBeNull();
+  expect(bucketPurposes(stack)[refId(bucketRef![1])]).toBe('models');
+  expect(bucketRef![2]).toBe(MODEL_METADATA_PATTERN);
+  expect(MODEL_METADATA_PATTERN).toBe('churn-model/*/metadata.json');
+  // The DAG registers and scores under the same folder of the models bucket.
+  expect(fs.readFileSync(path.join(REPO, 'airflow/dags/s8s_common.py'), 'utf-8')).toContain(
+    'MODELS_ROOT = "gs://{{ var.value.model_bucket }}/churn-model"',
+  );
+  const columns = TABLE_SCHEMAS[MODEL_VERSIONS_TABLE].map((c) => c.name);
+  expect(columns).toEqual(expect.arrayContaining(['version', 'trained_at', 'input', 'metrics']));
+  const metrics = TABLE_SCHEMAS[MODEL_VERSIONS_TABLE].find((c) => c.name === 'metrics')!;
+  expect(metrics.type).toBe('RECORD');
+  expect(metrics.fields!.map((f) => f.name)).toEqual(['auc', 'accuracy', 'precision', 'recall', 'test_rows']);
+});
