@@ -1,9 +1,12 @@
-"""The BigQuery sink's statements, with Google stubbed at the client: the SQL, the bound
-parameters and the job configuration the real google-cloud-bigquery classes would send."""
+"""The BigQuery sink's statements, through a real google-cloud-bigquery client whose HTTP session
+is stubbed: the tests read the jobs.insert requests that would go out (SQL, bound parameters,
+job configuration as Google's classes build and parse it)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import google.auth
 import pytest
@@ -28,29 +31,49 @@ DAG_ARGS = [
 ]
 
 
-class FakeJob:
-    num_dml_affected_rows = 7
+class Response:
+    def __init__(self, body: dict):
+        self.status_code, self.headers, self.request = 200, {"content-type": "application/json"}, None
+        self.content = json.dumps(body).encode()
+        self.text = self.content.decode()
+        self._body = body
 
-    def result(self):
-        return self
+    def json(self):
+        return self._body
 
 
-class FakeClient:
-    """Stands where bigquery.Client stands; records what the sink asks it to run."""
+class BigQueryTransport:
+    """The HTTP session under a real bigquery.Client: records each request, answers as BigQuery
+    does for a finished DML job. Nothing leaves the machine."""
+
+    is_mtls = False
 
     def __init__(self):
-        self.queries: list[tuple[str, bigquery.QueryJobConfig]] = []
+        self.requests: list[tuple[str, str, dict | None]] = []
 
-    def query(self, sql, job_config=None):
-        self.queries.append((sql, job_config))
-        return FakeJob()
+    def request(self, method, url, data=None, headers=None, timeout=None, **_):
+        body = json.loads(data) if data else None
+        self.requests.append((method, url, body))
+        if method == "POST" and urlsplit(url).path.endswith("/jobs"):
+            return Response({**body, "status": {"state": "DONE"}, "statistics": {"query": {"numDmlAffectedRows": "7"}}})
+        if method == "GET" and "/queries/" in url:
+            inserted = self.requests[0][2]
+            return Response({"jobComplete": True, "jobReference": inserted["jobReference"], "totalRows": "0", "schema": {}})
+        raise AssertionError(f"unexpected request {method} {url}")
+
+    def inserted_jobs(self) -> list[dict]:
+        """The body of every jobs.insert call (POST .../projects/P/jobs)."""
+        return [body for method, url, body in self.requests if method == "POST" and urlsplit(url).path.endswith("/jobs")]
 
 
-def params_of(job_config) -> dict:
-    """The parameters as the API message carries them: name -> (type, value)."""
-    api = job_config.to_api_repr()["query"]
-    assert api["parameterMode"] == "NAMED"
-    return {p["name"]: (p["parameterType"]["type"], p["parameterValue"]["value"]) for p in api["queryParameters"]}
+def client_on(transport: BigQueryTransport) -> bigquery.Client:
+    return bigquery.Client(project="demo-proj", credentials=AnonymousCredentials(), _http=transport)
+
+
+def params_of(query: dict) -> dict:
+    """The named parameters of a jobs.insert query configuration: name -> (type, value)."""
+    assert query["parameterMode"] == "NAMED" and query["useLegacySql"] is False
+    return {p["name"]: (p["parameterType"]["type"], p["parameterValue"]["value"]) for p in query["queryParameters"]}
 
 
 @pytest.fixture
@@ -91,13 +114,15 @@ def test_bad_batch_ids_are_refused():
 
 
 def test_the_run_s_earlier_rows_are_deleted_by_a_bound_parameter():
-    client = FakeClient()
-    BigQuerySink("demo-proj", "customer_churn_ds", "bucket", client).delete_rows(REJECTS_TABLE, "run-1")
-    [(sql, job_config)] = client.queries
-    assert sql == "DELETE FROM `demo-proj.customer_churn_ds.batch_rejects` WHERE pipeline_id = @pipeline_id"
-    assert isinstance(job_config, bigquery.QueryJobConfig)
-    assert job_config.query_parameters == [bigquery.ScalarQueryParameter("pipeline_id", "STRING", "run-1")]
-    assert params_of(job_config) == {"pipeline_id": ("STRING", "run-1")}
+    transport = BigQueryTransport()
+    BigQuerySink("demo-proj", "customer_churn_ds", "bucket", client_on(transport)).delete_rows(REJECTS_TABLE, "run-1")
+    [job] = transport.inserted_jobs()
+    query = job["configuration"]["query"]
+    assert query["query"] == "DELETE FROM `demo-proj.customer_churn_ds.batch_rejects` WHERE pipeline_id = @pipeline_id"
+    assert params_of(query) == {"pipeline_id": ("STRING", "run-1")}
+    # Google's own class reads the request back: a well-formed query job configuration.
+    config = bigquery.QueryJobConfig.from_api_repr(job["configuration"])
+    assert config.query_parameters == [bigquery.ScalarQueryParameter("pipeline_id", "STRING", "run-1")]
 
 
 def test_the_run_row_is_merged_with_one_typed_parameter_per_column():
@@ -114,10 +139,11 @@ def test_the_run_row_is_merged_with_one_typed_parameter_per_column():
         ended_at=datetime(2026, 1, 31, 12, 3, 5, tzinfo=timezone.utc),
         pipeline_execution_dt=t0,
     )
-    client = FakeClient()
-    BigQuerySink("demo-proj", "customer_churn_ds", "bucket", client).record_run(None, row)
-    [(sql, job_config)] = client.queries
-    assert sql == (
+    transport = BigQueryTransport()
+    BigQuerySink("demo-proj", "customer_churn_ds", "bucket", client_on(transport)).record_run(None, row)
+    [job] = transport.inserted_jobs()
+    query = job["configuration"]["query"]
+    assert query["query"] == (
         "MERGE `demo-proj.customer_churn_ds.batch_runs` AS runs\n"
         "USING (SELECT @pipeline_id AS `pipeline_id`, @batch_id AS `batch_id`, @model_version AS `model_version`, "
         "@input_uri AS `input_uri`, @read AS `read`, @scored AS `scored`, @rejected AS `rejected`, "
@@ -131,9 +157,9 @@ def test_the_run_row_is_merged_with_one_typed_parameter_per_column():
         "  VALUES (run.`pipeline_id`, run.`batch_id`, run.`model_version`, run.`input_uri`, run.`read`, run.`scored`, "
         "run.`rejected`, run.`started_at`, run.`ended_at`, run.`pipeline_execution_dt`)"
     )
-    assert isinstance(job_config, bigquery.QueryJobConfig)
-    assert all(isinstance(p, bigquery.ScalarQueryParameter) for p in job_config.query_parameters)
-    assert params_of(job_config) == {
+    config = bigquery.QueryJobConfig.from_api_repr(job["configuration"])
+    assert all(isinstance(p, bigquery.ScalarQueryParameter) for p in config.query_parameters)
+    assert params_of(query) == {
         "pipeline_id": ("STRING", "run-1"),
         "batch_id": ("STRING", "s8s-score-run-1-a1"),
         "model_version": ("STRING", "v1"),
@@ -147,7 +173,7 @@ def test_the_run_row_is_merged_with_one_typed_parameter_per_column():
     }
     # Every column of the table is bound, with the table's own type.
     schema = {c["name"]: c["type"] for c in load_table_schemas()[RUNS_TABLE]}
-    assert {name: kind for name, (kind, _) in params_of(job_config).items()} == schema
+    assert {name: kind for name, (kind, _) in params_of(query).items()} == schema
 
 
 def test_a_run_row_that_does_not_fit_the_table_is_refused():
