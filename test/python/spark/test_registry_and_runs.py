@@ -43,7 +43,8 @@ def test_metadata_that_does_not_fit_the_table_is_refused():
 
 def test_the_stack_s_external_table_reads_exactly_the_metadata_files(models_root):
     """lib/contract.ts names the files model_versions reads; the DAG and the registry write them there.
-    BigQuery's one '*' may span '/', so no file of a saved Spark model may end in /metadata.json."""
+    Whether or not BigQuery's one '*' matches across '/', no other file of a saved version may end
+    in /metadata.json, or the table would read a model file as a version."""
     contract = (REPO / "lib" / "contract.ts").read_text()
     [pattern] = re.findall(r"MODEL_METADATA_PATTERN = '([^']+)'", contract)
     prefix, suffix = pattern.split("*")
