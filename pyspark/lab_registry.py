@@ -51,19 +51,24 @@ def _trained_at(meta: dict) -> datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
 
 
-def list_models(spark: SparkSession, models_root: str) -> list[dict]:
-    """Metadata of every complete model version under the root."""
+def metadata_files(spark: SparkSession, models_root: str) -> dict[str, str]:
+    """Path -> text of every complete model version's metadata file under the root."""
     fs, root = hadoop_path(spark, models_root)
     if not fs.exists(root):
-        return []
-    found = []
+        return {}
+    found = {}
     for status in fs.listStatus(root):
         if not status.isDirectory():
             continue
         meta = f"{status.getPath().toString()}/{METADATA_FILE}"
         if path_exists(spark, meta):
-            found.append(json.loads(read_text(spark, meta)))
+            found[meta] = read_text(spark, meta)
     return found
+
+
+def list_models(spark: SparkSession, models_root: str) -> list[dict]:
+    """Metadata of every complete model version under the root."""
+    return [json.loads(text) for text in metadata_files(spark, models_root).values()]
 
 
 def resolve_model_version(spark: SparkSession, models_root: str, requested: str) -> dict:
@@ -88,7 +93,16 @@ def metadata_glob(models_root: str) -> str:
 
 def read_model_versions(spark: SparkSession, models_root: str) -> DataFrame:
     """The registry as a table, read the way BigQuery's model_versions external table reads it:
-    the metadata files as newline-delimited JSON with the table's schema; a malformed file fails."""
-    if not list_models(spark, models_root):
+    the metadata files as newline-delimited JSON with the table's schema. A file BigQuery would
+    refuse (not one JSON line, or keys and types off the schema) is a JobError naming it."""
+    files = metadata_files(spark, models_root)
+    for path, text in files.items():
+        if text.strip().count("\n"):
+            raise JobError(f"{path} is not one JSON line, so BigQuery cannot read it; re-train the version or rewrite the file")
+        try:
+            check_record(json.loads(text), MODEL_VERSIONS_TABLE)
+        except JobError as e:
+            raise JobError(f"{path}: {e}") from e
+    if not files:
         return spark.createDataFrame([], spark_schema(MODEL_VERSIONS_TABLE))
     return spark.read.schema(spark_schema(MODEL_VERSIONS_TABLE)).option("mode", "FAILFAST").json(metadata_glob(models_root))

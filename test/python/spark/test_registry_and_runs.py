@@ -55,6 +55,17 @@ def test_the_stack_s_external_table_reads_exactly_the_metadata_files(models_root
     assert [p for p in ending if p.endswith(suffix)] == [f"v-test/{METADATA_FILE}"]
 
 
+def test_a_metadata_file_bigquery_could_not_read_is_named(spark, models_root, tmp_path):
+    meta = json.loads((models_root / "v-test" / METADATA_FILE).read_text())
+    (tmp_path / "v-old").mkdir()
+    (tmp_path / "v-old" / METADATA_FILE).write_text(json.dumps(meta, indent=2))  # as written before one-line files
+    with pytest.raises(JobError, match=r"v-old/metadata.json is not one JSON line"):
+        read_model_versions(spark, str(tmp_path))
+    (tmp_path / "v-old" / METADATA_FILE).write_text(json.dumps({**meta, "owner": "me"}) + "\n")
+    with pytest.raises(JobError, match=r"v-old/metadata.json: record for model_versions .* owner is not a column"):
+        read_model_versions(spark, str(tmp_path))
+
+
 def test_latest_orders_by_time_not_by_text(spark, models_root):
     """An older file may say 2026-01-01T..., a newer one 2026-01-01 ...: compare times, not strings."""
     meta = json.loads((models_root / "v-test" / METADATA_FILE).read_text())
