@@ -1,5 +1,6 @@
 """Batch scoring: score the sample customers with a model version; predictions land in
-BigQuery customer_churn_ds.batch_predictions under this run's pipeline_id.
+BigQuery customer_churn_ds.batch_predictions under this run's pipeline_id, rejected rows in
+batch_rejects, and the run's counts in batch_runs. The last task reconciles the three in BigQuery.
 
 Trigger with a model version (UI "Trigger DAG w/ config", or the CLI):
     {"model_version": "v20260131t120000"}     # or "latest", or leave it out
@@ -8,16 +9,22 @@ Order of precedence: the trigger's model_version, the model_version Airflow vari
 
 from __future__ import annotations
 
-from airflow.providers.google.cloud.operators.bigquery import BigQueryCheckOperator
+from typing import Any
+
+from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
 from s8s_common import (
+    DATASET,
     MODELS_ROOT,
     PIPELINE_ID,
     PREDICTIONS_TABLE,
     SCORING_VERSION_PATTERN,
+    batch_id_template,
     input_uri,
     lab_batch,
     lab_dag_settings,
+    reconcile,
+    reconciliation_sql,
 )
 
 try:  # Airflow 3
@@ -27,7 +34,8 @@ except ImportError:  # Airflow 2.10 (Composer 3's default image)
     from airflow.models.dag import DAG
 
 MODEL_VERSION = "{{ params.model_version or var.value.model_version or 'latest' }}"
-RESULTS_TABLE = "{{ var.value.project_id }}.{{ var.value.bq_dataset }}." + PREDICTIONS_TABLE
+RESULTS_TABLE = f"{DATASET}.{PREDICTIONS_TABLE}"
+BATCH_ID = batch_id_template("score")
 
 with DAG(
     dag_id="customer-churn-prediction",
@@ -49,6 +57,29 @@ with DAG(
         print(f"results: SELECT * FROM `{table}` WHERE pipeline_id = '{pipeline_id}'")
         return pipeline_id
 
+    @task(task_id="check_predictions_written")
+    def check_predictions_written(scored_batch: dict[str, Any], pipeline_id: str, dataset: str, project: str, location: str):
+        """Reconciles the run in BigQuery, where its rows landed: one parameterized query (a plain
+        BigQueryHook job; BigQueryCheckOperator sends query_params only when deferrable, and this
+        environment has no triggerer), then every count is compared to the run's batch_runs row."""
+        job = BigQueryHook(location=location).insert_job(
+            configuration={
+                "query": {
+                    "query": reconciliation_sql(dataset),
+                    "useLegacySql": False,
+                    "queryParameters": [
+                        {"name": "pipeline_id", "parameterType": {"type": "STRING"}, "parameterValue": {"value": pipeline_id}}
+                    ],
+                }
+            },
+            project_id=project,
+            location=location,
+        )
+        row = dict(next(iter(job.result())).items())
+        numbers = reconcile(pipeline_id, scored_batch["name"].rsplit("/", 1)[-1], row)
+        print("RECONCILED " + ", ".join(f"{k}={v}" for k, v in numbers.items()))
+        return numbers
+
     score = lab_batch(
         task_id="Predict-Customer-Churn",
         kind="score",
@@ -64,15 +95,17 @@ with DAG(
             "--temp-bucket={{ var.value.spark_bucket }}",
             # The logical date: a re-run of this run keeps its pipeline_execution_dt.
             "--execution-ts={{ ts }}",
+            # The run's batch_runs row names the batch that wrote it; the check compares it.
+            f"--batch-id={BATCH_ID}",
         ],
     )
 
-    # Fails the run when the job wrote no rows for this pipeline_id.
-    check_predictions_written = BigQueryCheckOperator(
-        task_id="check_predictions_written",
-        sql=f"SELECT COUNT(*) AS scored_rows FROM `{RESULTS_TABLE}` WHERE pipeline_id = @pipeline_id",
-        query_params=[{"name": "pipeline_id", "parameterType": {"type": "STRING"}, "parameterValue": {"value": PIPELINE_ID}}],
-        use_legacy_sql=False,
+    checked = check_predictions_written(
+        scored_batch=score.output,
+        pipeline_id=PIPELINE_ID,
+        dataset=DATASET,
+        project="{{ var.value.project_id }}",
+        location="{{ var.value.region }}",
     )
 
-    announce_pipeline(PIPELINE_ID, MODEL_VERSION, RESULTS_TABLE) >> score >> check_predictions_written
+    announce_pipeline(PIPELINE_ID, MODEL_VERSION, RESULTS_TABLE) >> score >> checked

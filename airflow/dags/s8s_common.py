@@ -27,7 +27,11 @@ CODE = "gs://{{ var.value.code_bucket }}/pyspark"
 MODELS_ROOT = "gs://{{ var.value.model_bucket }}/churn-model"
 # The modules the jobs import, every pyspark/lab_*.py (the Airflow suite checks the list is whole).
 JOB_MODULES = [f"lab_{name}.py" for name in ("contract", "features", "job", "model", "registry", "sinks", "validation")]
+# The BigQuery tables the scoring job writes (keys of pyspark/table_schemas.json) and the check reads.
 PREDICTIONS_TABLE = "batch_predictions"
+REJECTS_TABLE = "batch_rejects"
+RUNS_TABLE = "batch_runs"
+DATASET = "{{ var.value.project_id }}.{{ var.value.bq_dataset }}"
 
 
 def input_uri(sample_file: str) -> str:
@@ -61,6 +65,11 @@ def batch_id_for(kind: str, run_id: str, try_number: int) -> str:
     return f"s8s-{kind}-{pipeline_id_for(run_id)}-a{int(try_number)}"
 
 
+def batch_id_template(kind: str) -> str:
+    """The batch id of a task's current attempt, rendered when the task runs."""
+    return "{{ batch_id_for('" + kind + "', run_id, ti.try_number) }}"
+
+
 MACROS = {"pipeline_id_for": pipeline_id_for, "batch_id_for": batch_id_for}
 
 
@@ -80,6 +89,23 @@ def lab_dag_settings(version_pattern: str, version_help: str, input_help: str) -
     }
 
 
+# The smallest batch the service runs, and no more: a driver of 4 vCPUs and two executors of 4
+# vCPUs, 12 vCPUs of the region's CPUS quota and 12 DCUs at the default 4 GB per vCPU (the pricing
+# page: https://cloud.google.com/dataproc-serverless/pricing, "a minimum of 12 DCUs": driver and
+# executors of 4 vCPUs, 2 executors). Left to its defaults a batch also autoscales (dynamic
+# allocation is on by default: https://cloud.google.com/dataproc-serverless/docs/concepts/autoscaling)
+# and could ask for more executors than a new project's quota holds; with dynamic allocation off
+# it keeps exactly spark.executor.instances. Cores and instances are the minimums the Spark
+# properties page lists: https://cloud.google.com/dataproc-serverless/docs/concepts/properties
+BATCH_SIZE = {
+    "spark.driver.cores": "4",
+    "spark.executor.cores": "4",
+    "spark.executor.instances": "2",
+    "spark.dynamicAllocation.enabled": "false",
+}
+BATCH_VCPUS = 4 + 2 * 4
+
+
 def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
     """The Batch resource for a lab job on Dataproc Serverless runtime 2.2."""
     return {
@@ -88,12 +114,13 @@ def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
             "python_file_uris": [f"{CODE}/{name}" for name in JOB_MODULES],
             "file_uris": [f"{CODE}/table_schemas.json"],
             # Runtime 2.2 ships the BigQuery connector; an extra jar only when configured.
-            "jar_file_uris": ["{{ var.value.bq_connector_jar_uri }}"],
+            "jar_file_uris": ["{{ var.value.get('bq_connector_jar_uri', '') }}"],
             "args": args,
         },
         "runtime_config": {
             "version": "{{ var.value.spark_runtime_version }}",
-            "container_image": "{{ var.value.container_image_uri }}",
+            "container_image": "{{ var.value.get('container_image_uri', '') }}",
+            "properties": dict(BATCH_SIZE),
         },
         "environment_config": {
             "execution_config": {
@@ -122,20 +149,106 @@ def prune_empty(value: Any) -> Any:
     return value
 
 
+def reconciliation_sql(dataset: str) -> str:
+    """One row for the run @pipeline_id: how many batch_runs rows it has and their counts, and how
+    many rows it left in batch_predictions and batch_rejects. `dataset` is project.dataset."""
+    runs, predictions, rejects = (f"`{dataset}.{table}`" for table in (RUNS_TABLE, PREDICTIONS_TABLE, REJECTS_TABLE))
+    return (
+        f"WITH run AS (SELECT batch_id, `read`, scored, rejected FROM {runs} WHERE pipeline_id = @pipeline_id)\n"
+        "SELECT\n"
+        "  (SELECT COUNT(*) FROM run) AS run_rows,\n"
+        "  (SELECT ANY_VALUE(batch_id) FROM run) AS batch_id,\n"
+        "  (SELECT ANY_VALUE(`read`) FROM run) AS `read`,\n"
+        "  (SELECT ANY_VALUE(scored) FROM run) AS scored,\n"
+        "  (SELECT ANY_VALUE(rejected) FROM run) AS rejected,\n"
+        f"  (SELECT COUNT(*) FROM {predictions} WHERE pipeline_id = @pipeline_id) AS prediction_rows,\n"
+        f"  (SELECT COUNT(*) FROM {rejects} WHERE pipeline_id = @pipeline_id) AS reject_rows"
+    )
+
+
+def reconcile(pipeline_id: str, batch_id: str, row: dict[str, Any]) -> dict[str, Any]:
+    """The run's numbers if they add up; otherwise AirflowFailException (a retry would count the same
+    rows again) naming every number. They add up when the run has exactly one batch_runs row,
+    written by the batch this run submitted, and read = scored + rejected, scored = the run's rows
+    in batch_predictions, rejected = its rows in batch_rejects."""
+    from airflow.exceptions import AirflowFailException
+
+    numbers = {"pipeline_id": pipeline_id, **row}
+    summary = ", ".join(f"{k}={v}" for k, v in numbers.items())
+    problems = []
+    if row["run_rows"] != 1:
+        problems.append(f"expected 1 {RUNS_TABLE} row for the run, found {row['run_rows']}")
+    else:
+        if row["batch_id"] != batch_id:
+            problems.append(f"the {RUNS_TABLE} row was written by batch {row['batch_id']}, not by this run's batch {batch_id}")
+        if row["read"] != row["scored"] + row["rejected"]:
+            problems.append(f"read {row['read']} != scored {row['scored']} + rejected {row['rejected']}")
+        if row["prediction_rows"] != row["scored"]:
+            problems.append(f"{PREDICTIONS_TABLE} holds {row['prediction_rows']} rows, the job scored {row['scored']}")
+        if row["reject_rows"] != row["rejected"]:
+            problems.append(f"{REJECTS_TABLE} holds {row['reject_rows']} rows, the job rejected {row['rejected']}")
+    if problems:
+        raise AirflowFailException(f"Run does not reconcile: {'; '.join(problems)} ({summary})")
+    return numbers
+
+
 class LabBatchOperator(DataprocCreateBatchOperator):
-    """Submits a lab batch and waits for it. Optional settings that render empty (no custom
-    container image, no extra connector jar) are left out rather than sent as ""."""
+    """Submits a lab batch and waits for it.
+
+    Optional settings that render empty (no custom container image, no extra connector jar) are
+    left out rather than sent as "". Before attempt N submits its batch, the batches of attempts
+    1..N-1 (their ids differ only in the attempt) must be finished: one still PENDING or RUNNING
+    (the task was killed, its worker lost) is cancelled and waited for, so two batches never
+    replace the same pipeline_id's rows at the same time.
+    """
+
+    # Seconds between polls while an earlier attempt's batch is being cancelled.
+    poll_seconds = 10
+
+    def __init__(self, *, kind: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kind = kind
 
     def render_template_fields(self, context, jinja_env=None) -> None:
         super().render_template_fields(context, jinja_env)
         self.batch = prune_empty(self.batch)
 
+    def execute(self, context):
+        for attempt in range(context["ti"].try_number - 1, 0, -1):
+            self.finish_batch(batch_id_for(self.kind, context["run_id"], attempt))
+        return super().execute(context)
+
+    def finish_batch(self, batch_id: str) -> None:
+        """Returns once the batch is absent or finished, cancelling it if it still runs."""
+        from google.api_core.exceptions import NotFound
+        from google.cloud.dataproc_v1 import Batch
+
+        try:
+            batch = self.hook.get_batch(batch_id=batch_id, region=self.region, project_id=self.project_id)
+        except NotFound:
+            self.log.info("Earlier attempt's batch %s was never created", batch_id)
+            return
+        state = Batch.State(batch.state)
+        if state in (Batch.State.SUCCEEDED, Batch.State.FAILED, Batch.State.CANCELLED):
+            self.log.info("Earlier attempt's batch %s is finished: %s", batch_id, state.name)
+            return
+        if state != Batch.State.CANCELLING:
+            # Cancelling a batch is cancelling its long-running operation (what
+            # `gcloud dataproc batches cancel` does); the batch then goes CANCELLING -> CANCELLED.
+            self.log.warning("Earlier attempt's batch %s is %s: cancelling it before submitting", batch_id, state.name)
+            self.hook.get_batch_client(self.region).cancel_operation(request={"name": batch.operation})
+        batch = self.hook.wait_for_batch(
+            batch_id=batch_id, region=self.region, project_id=self.project_id, wait_check_interval=self.poll_seconds
+        )
+        self.log.info("Earlier attempt's batch %s is now %s", batch_id, Batch.State(batch.state).name)
+
 
 def lab_batch(task_id: str, kind: str, main_file: str, args: list[str]) -> LabBatchOperator:
     return LabBatchOperator(
         task_id=task_id,
+        kind=kind,
         project_id="{{ var.value.project_id }}",
         region="{{ var.value.region }}",
-        batch_id="{{ batch_id_for('" + kind + "', run_id, ti.try_number) }}",
+        batch_id=batch_id_template(kind),
         batch=spark_batch(main_file, args),
     )

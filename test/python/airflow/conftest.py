@@ -12,16 +12,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[3]
 DAGS = REPO / "airflow" / "dags"
-VARIABLES = json.loads((REPO / "airflow" / "variables.json").read_text())["variables"]
+_LISTED = json.loads((REPO / "airflow" / "variables.json").read_text())
+VARIABLES = _LISTED["variables"]
+OPTIONAL_VARIABLES = set(_LISTED["optional"])
 
 # What a deployed lab holds (names from airflow/variables.json; values shaped as lib/stack.ts sets them).
+# The optional variables are absent, as the stack leaves them when they have no value.
 SAMPLE_VARIABLES = {
     "project_id": "demo-proj",
     "region": "us-central1",
     "subnet": "projects/demo-proj/regions/us-central1/subnetworks/s8s-subnet",
     "phs_server": "s8s-phs",
-    "container_image_uri": "",
-    "bq_connector_jar_uri": "",
     "bq_dataset": "customer_churn_ds",
     "umsa_fqn": "s8s-spark-sa@demo-proj.iam.gserviceaccount.com",
     "model_version": "latest",

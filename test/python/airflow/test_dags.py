@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import DAGS, REPO, SAMPLE_VARIABLES, VARIABLES
+from conftest import DAGS, OPTIONAL_VARIABLES, REPO, SAMPLE_VARIABLES, VARIABLES
 
 SCORING = "customer-churn-prediction"
 TRAINING = "customer-churn-training"
@@ -81,7 +81,16 @@ def test_scoring_batch_renders_what_the_stack_sets(dagbag):
     assert task.project_id == v["project_id"] and task.region == v["region"]
     assert BATCH_ID.match(task.batch_id), task.batch_id
     batch = task.batch
-    assert batch["runtime_config"] == {"version": "2.2"}  # empty container image left out
+    # No container image variable: the runtime's own image, and the smallest batch size.
+    assert batch["runtime_config"] == {
+        "version": "2.2",
+        "properties": {
+            "spark.driver.cores": "4",
+            "spark.executor.cores": "4",
+            "spark.executor.instances": "2",
+            "spark.dynamicAllocation.enabled": "false",
+        },
+    }
     execution = batch["environment_config"]["execution_config"]
     assert execution == {"service_account": v["umsa_fqn"], "subnetwork_uri": v["subnet"], "staging_bucket": v["spark_bucket"]}
     assert batch["environment_config"]["peripherals_config"]["spark_history_server_config"]["dataproc_cluster"] == (
@@ -104,6 +113,7 @@ def test_scoring_batch_renders_what_the_stack_sets(dagbag):
         "dataset": "customer_churn_ds",
         "temp-bucket": "s8s-demo-proj-spark",
         "execution-ts": "2026-01-31T12:00:00+00:00",
+        "batch-id": task.batch_id,
     }
     assert re.fullmatch(r"manual-2026-01-31t12-00-00-00-0-[0-9a-f]{8}", args["pipeline-id"])
     assert task.batch_id == f"s8s-score-{args['pipeline-id']}-a1"
@@ -166,15 +176,14 @@ def test_configured_container_and_jar_are_passed(dagbag, monkeypatch):
     assert task.batch["pyspark_batch"]["jar_file_uris"] == ["gs://spark-lib/bigquery/connector.jar"]
 
 
-def test_row_check_and_announcement_use_the_same_pipeline_id(dagbag):
+def test_check_and_announcement_use_the_same_pipeline_id(dagbag):
     run = "manual__2026-01-31T16:00:00+00:00"
     batch = render(dagbag, SCORING, "Predict-Customer-Churn", run)
     pipeline_id = next(a.split("=", 1)[1] for a in batch.batch["pyspark_batch"]["args"] if a.startswith("--pipeline-id="))
     check = render(dagbag, SCORING, "check_predictions_written", run)
-    assert check.sql == (
-        "SELECT COUNT(*) AS scored_rows FROM `demo-proj.customer_churn_ds.batch_predictions` WHERE pipeline_id = @pipeline_id"
-    )
-    assert check.query_params[0]["parameterValue"]["value"] == pipeline_id
+    assert check.op_kwargs["pipeline_id"] == pipeline_id
+    assert check.op_kwargs["dataset"] == "demo-proj.customer_churn_ds"
+    assert (check.op_kwargs["project"], check.op_kwargs["location"]) == ("demo-proj", "us-central1")
     announce = render(dagbag, SCORING, "announce_pipeline", run)
     assert announce.op_args[0] == pipeline_id
     assert f"WHERE pipeline_id = '{pipeline_id}'" not in announce.op_args[2]  # the table; the query is logged at run time
@@ -194,12 +203,30 @@ def test_training_batch_registers_a_version_named_after_the_run(dagbag):
 
 
 def test_dags_read_exactly_the_variables_the_stack_sets():
-    """Every var.value.X in the DAG folder is in airflow/variables.json, and every entry is read."""
-    used = set()
+    """Every variable the DAG folder reads is in airflow/variables.json, and every entry is read;
+    the optional ones only with a default (var.value.get('name', ...)), the others directly."""
+    direct, with_default = set(), set()
     for path in DAGS.glob("*.py"):
-        used |= set(re.findall(r"var\.(?:value|json)\.([a-z_]+)", path.read_text()))
-    assert used == set(VARIABLES)
-    assert set(SAMPLE_VARIABLES) == set(VARIABLES)
+        text = path.read_text()
+        direct |= set(re.findall(r"var\.(?:value|json)\.([a-z_]+)", text)) - {"get"}
+        with_default |= set(re.findall(r"var\.(?:value|json)\.get\(\s*['\"]([a-z_]+)['\"]\s*,", text))
+    assert direct | with_default == set(VARIABLES)
+    assert with_default == OPTIONAL_VARIABLES
+    assert not direct & OPTIONAL_VARIABLES
+    assert OPTIONAL_VARIABLES < set(VARIABLES)
+    assert set(SAMPLE_VARIABLES) == set(VARIABLES) - OPTIONAL_VARIABLES
+
+
+def test_dags_render_with_every_optional_variable_absent(dagbag, monkeypatch):
+    """The stack leaves optional variables out when they have no value; the tasks still render,
+    and the batches leave the settings out so that the service applies its defaults."""
+    for name in OPTIONAL_VARIABLES:
+        monkeypatch.delenv(f"AIRFLOW_VAR_{name.upper()}", raising=False)
+    run = "manual__2026-01-31T18:00:00+00:00"
+    for dag_id, task_id in ((SCORING, "Predict-Customer-Churn"), (TRAINING, "Train-Churn-Model")):
+        batch = render(dagbag, dag_id, task_id, run).batch
+        assert "container_image" not in batch["runtime_config"]
+        assert "jar_file_uris" not in batch["pyspark_batch"]
 
 
 def test_dag_paths_match_what_the_stack_uploads_and_the_job_writes():
@@ -208,8 +235,17 @@ def test_dag_paths_match_what_the_stack_uploads_and_the_job_writes():
     jobs = REPO / "pyspark"
     for name in ("batch_scoring.py", "model_training.py", "table_schemas.json", *s8s_common.JOB_MODULES):
         assert (jobs / name).is_file()
+    # The tables the DAGs name are tables the stack creates from pyspark/table_schemas.json, and the
+    # reconciliation reads the columns the scoring job writes there.
     tables = json.loads((jobs / "table_schemas.json").read_text())
-    assert s8s_common.PREDICTIONS_TABLE in tables
+    named = {s8s_common.PREDICTIONS_TABLE, s8s_common.REJECTS_TABLE, s8s_common.RUNS_TABLE}
+    assert named <= set(tables), sorted(named - set(tables))
+    sql = s8s_common.reconciliation_sql("p.d")
+    for column in ("pipeline_id", "batch_id", "read", "scored", "rejected"):
+        assert column in {c["name"] for c in tables[s8s_common.RUNS_TABLE]}
+        assert column in sql
+    assert "pipeline_id" in {c["name"] for c in tables[s8s_common.PREDICTIONS_TABLE]}
+    assert "pipeline_id" in {c["name"] for c in tables[s8s_common.REJECTS_TABLE]}
     stack = (REPO / "lib" / "stack.ts").read_text()
     assert "prefix: 'dags'" in stack and "prefix: 'pyspark'" in stack and "prefix: 'data'" in stack
     # The trigger commands the stack prints name the DAG ids the DAG files define.
