@@ -1,7 +1,7 @@
 import { Construct } from 'constructs';
 import { ITerraformDependable } from 'cdktf';
 import { ComposerEnvironment } from '@cdktf/provider-google/lib/composer-environment';
-import { AIRFLOW_VARIABLES } from './contract';
+import { AIRFLOW_VARIABLES, OPTIONAL_AIRFLOW_VARIABLES } from './contract';
 import { ComposerSize } from './config';
 
 export interface ComposerProps {
@@ -11,8 +11,11 @@ export interface ComposerProps {
   readonly serviceAccountEmail: string;
   /** The lab's own bucket; Composer's default bucket would survive destroy. */
   readonly bucketName: string;
-  /** Value of every Airflow variable in airflow/variables.json, by name. */
-  readonly variables: Readonly<Record<string, string>>;
+  /**
+   * Value of every Airflow variable in airflow/variables.json, by name. An optional one (listed
+   * under "optional" there) may be empty or left out: it is then not set at all.
+   */
+  readonly variables: Readonly<Record<string, string | undefined>>;
   readonly labels: Record<string, string>;
   /** @default - composer-3-airflow-2.10.5 */
   readonly imageVersion?: string;
@@ -23,21 +26,23 @@ export interface ComposerProps {
 }
 
 /**
- * Sets the DAGs' variables as AIRFLOW_VAR_<NAME>. Throws if a variable the DAGs read has no
- * value, or a value is given for a variable no DAG reads.
+ * Sets the DAGs' variables as AIRFLOW_VAR_<NAME>, an optional one only when it has a value (the
+ * DAGs read those with a default), so that no variable is ever set to "". Throws if a required
+ * variable has no value, or a value is given for a variable no DAG reads.
  */
-export function airflowEnvVariables(values: Readonly<Record<string, string>>): Record<string, string> {
+export function airflowEnvVariables(values: Readonly<Record<string, string | undefined>>): Record<string, string> {
   const expected = Object.keys(AIRFLOW_VARIABLES).sort();
-  const given = Object.keys(values).sort();
-  const missing = expected.filter((k) => !given.includes(k));
-  const unknown = given.filter((k) => !expected.includes(k));
+  const optional = new Set(OPTIONAL_AIRFLOW_VARIABLES);
+  const hasValue = (k: string) => (values[k] ?? '') !== '';
+  const missing = expected.filter((k) => !optional.has(k) && !hasValue(k));
+  const unknown = Object.keys(values).filter((k) => !expected.includes(k)).sort();
   if (missing.length > 0 || unknown.length > 0) {
     throw new Error(
-      `Airflow variables do not match airflow/variables.json: missing ${JSON.stringify(missing)}, ` +
+      `Airflow variables do not match airflow/variables.json: required but missing or empty ${JSON.stringify(missing)}, ` +
         `not read by any DAG ${JSON.stringify(unknown)}`,
     );
   }
-  return Object.fromEntries(expected.map((k) => [`AIRFLOW_VAR_${k.toUpperCase()}`, values[k]]));
+  return Object.fromEntries(expected.filter(hasValue).map((k) => [`AIRFLOW_VAR_${k.toUpperCase()}`, values[k] as string]));
 }
 
 /**

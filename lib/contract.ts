@@ -40,3 +40,10 @@ export const TABLE_SCHEMAS: Readonly<Record<string, readonly BigQueryColumn[]>> 
 
 /** Airflow variable names the DAGs read, each with what it holds. */
 export const AIRFLOW_VARIABLES: Readonly<Record<string, string>> = airflowVariables.variables;
+
+/**
+ * The variables the DAGs read with a default (`var.value.get(name, '')`). The stack sets them only
+ * when they have a value: how Composer treats an empty environment variable is not documented, and
+ * the provider reports a diff for empty ones on every plan (hashicorp/terraform-provider-google#5401).
+ */
+export const OPTIONAL_AIRFLOW_VARIABLES: readonly string[] = airflowVariables.optional;

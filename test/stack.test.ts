@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { AIRFLOW_VARIABLES, JOB_TABLES, TABLE_SCHEMAS } from '../lib/contract';
+import { AIRFLOW_VARIABLES, JOB_TABLES, OPTIONAL_AIRFLOW_VARIABLES, TABLE_SCHEMAS } from '../lib/contract';
 import { LAB_APIS } from '../lib/services';
 import {
   addresses, addressOf, bucketPurposes, DEMO_ENV, describeAddress, directDependencies, refId, resourcesOf, single,
@@ -137,9 +137,11 @@ describe('composer', () => {
     expect(env.config.node_config.ip_allocation_policy).toBeUndefined();
   });
 
-  test('sets every variable the DAGs read, as AIRFLOW_VAR_*, and nothing reserved', () => {
+  test('sets every required variable the DAGs read, as AIRFLOW_VAR_*, and nothing reserved', () => {
     const vars = env.config.software_config.env_variables as Record<string, string>;
-    expect(Object.keys(vars).sort()).toEqual(Object.keys(AIRFLOW_VARIABLES).map((k) => `AIRFLOW_VAR_${k.toUpperCase()}`).sort());
+    // The optional ones (custom image, extra jar) are unset by default: left out, not set to "".
+    const required = Object.keys(AIRFLOW_VARIABLES).filter((k) => !OPTIONAL_AIRFLOW_VARIABLES.includes(k));
+    expect(Object.keys(vars).sort()).toEqual(required.map((k) => `AIRFLOW_VAR_${k.toUpperCase()}`).sort());
     for (const name of Object.keys(vars)) {
       expect(name).toMatch(/^AIRFLOW_VAR_[A-Z0-9_]+$/);
       expect(name).not.toMatch(/^(COMPOSER_|AIRFLOW_HOME$|PATH$|PORT$|PROJECT_ID$|GCP_PROJECT$)/);
@@ -147,7 +149,6 @@ describe('composer', () => {
     expect(vars).toMatchObject({
       AIRFLOW_VAR_PROJECT_ID: 'demo-proj', AIRFLOW_VAR_REGION: 'us-central1', AIRFLOW_VAR_PHS_SERVER: 's8s-phs',
       AIRFLOW_VAR_BQ_DATASET: 'customer_churn_ds', AIRFLOW_VAR_MODEL_VERSION: 'latest', AIRFLOW_VAR_SPARK_RUNTIME_VERSION: '2.2',
-      AIRFLOW_VAR_CONTAINER_IMAGE_URI: '', AIRFLOW_VAR_BQ_CONNECTOR_JAR_URI: '',
     });
   });
 

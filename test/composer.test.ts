@@ -1,0 +1,81 @@
+import { Testing } from 'cdktf';
+import { airflowEnvVariables, Composer } from '../lib/composer';
+import { AIRFLOW_VARIABLES, OPTIONAL_AIRFLOW_VARIABLES } from '../lib/contract';
+import { Json, resourcesOf, single, synthLab } from './helpers';
+
+/** A value for every required variable, none for the optional ones. */
+function requiredValues(): Record<string, string> {
+  return Object.fromEntries(
+    Object.keys(AIRFLOW_VARIABLES).filter((k) => !OPTIONAL_AIRFLOW_VARIABLES.includes(k)).map((k) => [k, `value-of-${k}`]),
+  );
+}
+
+const envName = (k: string) => `AIRFLOW_VAR_${k.toUpperCase()}`;
+
+describe('airflow/variables.json', () => {
+  test('names the optional variables among the variables, the custom image and the extra connector jar', () => {
+    expect([...OPTIONAL_AIRFLOW_VARIABLES].sort()).toEqual(['bq_connector_jar_uri', 'container_image_uri']);
+    for (const k of OPTIONAL_AIRFLOW_VARIABLES) expect(Object.keys(AIRFLOW_VARIABLES)).toContain(k);
+  });
+});
+
+describe('airflowEnvVariables', () => {
+  test('sets every required variable and leaves an empty or absent optional one out, never as ""', () => {
+    const empty = Object.fromEntries(OPTIONAL_AIRFLOW_VARIABLES.map((k) => [k, '']));
+    for (const values of [requiredValues(), { ...requiredValues(), ...empty }]) {
+      const env = airflowEnvVariables(values);
+      expect(Object.keys(env).sort()).toEqual(Object.keys(requiredValues()).map(envName).sort());
+      expect(Object.values(env)).not.toContain('');
+    }
+  });
+
+  test('sets an optional variable that has a value', () => {
+    const env = airflowEnvVariables({ ...requiredValues(), container_image_uri: 'us-docker.pkg.dev/p/lab/spark:1' });
+    expect(env.AIRFLOW_VAR_CONTAINER_IMAGE_URI).toBe('us-docker.pkg.dev/p/lab/spark:1');
+    expect(env).not.toHaveProperty('AIRFLOW_VAR_BQ_CONNECTOR_JAR_URI');
+  });
+
+  test('refuses a required variable that is missing or empty, naming it', () => {
+    const { region: _region, ...withoutRegion } = requiredValues();
+    expect(() => airflowEnvVariables(withoutRegion)).toThrow(/required but missing or empty \["region"\]/);
+    expect(() => airflowEnvVariables({ ...requiredValues(), subnet: '' })).toThrow(/required but missing or empty \["subnet"\]/);
+  });
+
+  test('refuses a variable no DAG reads, naming it', () => {
+    expect(() => airflowEnvVariables({ ...requiredValues(), colour: 'blue' })).toThrow(/not read by any DAG \["colour"\]/);
+  });
+});
+
+describe('Composer construct', () => {
+  function synthComposer(variables: Record<string, string>): Json {
+    const scope = Testing.synthScope((s) => {
+      new Composer(s, 'composer', {
+        projectId: 'p', region: 'us-central1', name: 'env', serviceAccountEmail: 'sa@p.iam.gserviceaccount.com',
+        bucketName: 'b', labels: {}, variables,
+      });
+    });
+    return JSON.parse(scope);
+  }
+
+  test('synthesizes no AIRFLOW_VAR_* with an empty value', () => {
+    const env = single(synthComposer({ ...requiredValues(), container_image_uri: '', bq_connector_jar_uri: '' }), 'google_composer_environment');
+    const vars = env.config.software_config.env_variables as Record<string, string>;
+    expect(Object.keys(vars).sort()).toEqual(Object.keys(requiredValues()).map(envName).sort());
+    expect(Object.values(vars)).not.toContain('');
+  });
+});
+
+describe('the lab stack', () => {
+  test.each([
+    ['with the default configuration', {}],
+    ['with a custom image and connector jar', { S8S_CONTAINER_IMAGE: 'us-docker.pkg.dev/demo-proj/lab/spark:1', S8S_BQ_CONNECTOR_JAR: 'gs://spark-lib/bigquery/connector.jar' }],
+  ])('synthesizes no empty AIRFLOW_VAR_* %s', (_, extra) => {
+    const stack = synthLab({ GOOGLE_CLOUD_PROJECT: 'demo-proj', ...extra });
+    for (const env of Object.values(resourcesOf(stack, 'google_composer_environment'))) {
+      const vars = env.config.software_config.env_variables as Record<string, string>;
+      for (const [name, value] of Object.entries(vars)) expect([name, value]).not.toEqual([name, '']);
+      const optionalSet = OPTIONAL_AIRFLOW_VARIABLES.filter((k) => envName(k) in vars);
+      expect(optionalSet.length).toBe(Object.keys(extra).length);
+    }
+  });
+});
