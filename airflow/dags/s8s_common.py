@@ -90,13 +90,12 @@ def lab_dag_settings(version_pattern: str, version_help: str, input_help: str) -
 
 
 # The smallest batch the service runs, and no more: a driver of 4 vCPUs and two executors of 4
-# vCPUs, 12 vCPUs of the region's CPUS quota and 12 DCUs at the default 4 GB per vCPU (the pricing
-# page: https://cloud.google.com/dataproc-serverless/pricing, "a minimum of 12 DCUs": driver and
-# executors of 4 vCPUs, 2 executors). Left to its defaults a batch also autoscales (dynamic
-# allocation is on by default: https://cloud.google.com/dataproc-serverless/docs/concepts/autoscaling)
-# and could ask for more executors than a new project's quota holds; with dynamic allocation off
-# it keeps exactly spark.executor.instances. Cores and instances are the minimums the Spark
-# properties page lists: https://cloud.google.com/dataproc-serverless/docs/concepts/properties
+# vCPUs, 12 vCPUs of the region's CPUS quota. The pricing page gives exactly this as the minimum a
+# batch consumes, 12 DCUs (https://cloud.google.com/dataproc-serverless/pricing); the properties
+# set here are those of https://cloud.google.com/dataproc-serverless/docs/concepts/properties.
+# Left to its defaults a batch also autoscales (dynamic allocation is on by default:
+# https://cloud.google.com/dataproc-serverless/docs/concepts/autoscaling) and may ask for more
+# executors than a new project's CPUS quota holds; with it off, the batch keeps 2 executors.
 BATCH_SIZE = {
     "spark.driver.cores": "4",
     "spark.executor.cores": "4",

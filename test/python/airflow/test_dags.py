@@ -288,3 +288,17 @@ def test_ruff_with_airflow_rules_passes():
         [ruff, "check", "--config", str(REPO / "airflow" / "ruff.toml"), str(REPO / "airflow")], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_states_the_cpu_quota_the_batches_need():
+    """Prerequisites names the regional CPUS quota for the batch size the DAGs ask for (plus the
+    history server's e2-standard-2); the batch cannot grow past that size."""
+    import s8s_common
+
+    size = s8s_common.BATCH_SIZE
+    vcpus = int(size["spark.driver.cores"]) + int(size["spark.executor.cores"]) * int(size["spark.executor.instances"])
+    assert vcpus == s8s_common.BATCH_VCPUS == 12
+    assert size["spark.dynamicAllocation.enabled"] == "false"
+    readme = (REPO / "README.md").read_text()
+    assert f"`CPUS` quota of at least {vcpus + 2} in `S8S_REGION`: {vcpus} for a batch" in readme
+    assert f"{2 * vcpus + 2} if a training and a scoring batch run at once" in readme
