@@ -29,8 +29,9 @@ def dagbag():
 class Rows:
     """What the fake BigQuery answers to a query: set per test."""
 
-    fields: list[dict] = []
-    rows: list[list] = []
+    def __init__(self) -> None:
+        self.fields: list[dict] = []
+        self.rows: list[list] = []
 
 
 @pytest.fixture()
@@ -79,7 +80,8 @@ def new_run_id() -> str:
 def execute(dagbag, dag_id: str, task_id: str, run_id: str, try_number: int = 1, conf: dict | None = None):
     """Runs one task as a worker would: template rendering, execute(), state and XCom in the
     metadata database. Returns (state, exception or None, the task's log)."""
-    from airflow.utils.state import DagRunState
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
     from airflow.utils.types import DagRunType
 
     dag = copy.deepcopy(dagbag.get_dag(dag_id))
@@ -93,9 +95,6 @@ def execute(dagbag, dag_id: str, task_id: str, run_id: str, try_number: int = 1,
         conf=conf or {},
         external_trigger=True,
     )
-    from airflow.utils.session import create_session
-    from airflow.utils.state import TaskInstanceState
-
     with create_session() as session:
         # What the scheduler records when it queues attempt N.
         ti = dr.get_task_instance(task_id, session=session)
