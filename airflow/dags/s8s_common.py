@@ -1,4 +1,5 @@
-"""Shared by the lab's DAGs: run ids, the Dataproc Serverless batch, and its templates.
+"""Shared by the lab's DAGs: run ids, the Dataproc Serverless batch and its templates, and the
+scoring run's reconciliation.
 
 Nothing here touches Airflow variables, the clock, randomness or the network when a DAG file
 is parsed: every setting is a template that Airflow renders when a task runs, from the
@@ -102,7 +103,9 @@ BATCH_SIZE = {
     "spark.executor.instances": "2",
     "spark.dynamicAllocation.enabled": "false",
 }
-BATCH_VCPUS = 4 + 2 * 4
+BATCH_VCPUS = int(BATCH_SIZE["spark.driver.cores"]) + int(BATCH_SIZE["spark.executor.cores"]) * int(
+    BATCH_SIZE["spark.executor.instances"]
+)
 
 
 def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
