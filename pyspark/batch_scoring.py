@@ -19,11 +19,12 @@ import argparse
 import json
 import logging
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from lab_contract import PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, conform
+from lab_contract import PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, conform, spark_schema
 from lab_features import preprocess
 from lab_job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg, run_main
 from lab_model import load_model, score
@@ -31,7 +32,7 @@ from lab_registry import LATEST, check_model_version, resolve_model_version
 from lab_sinks import BigQuerySink, LocalSink, run_row
 from lab_validation import read_customers, validate
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 log = logging.getLogger("s8s.scoring")
@@ -138,55 +139,101 @@ def rejects_of(checked: DataFrame) -> DataFrame:
     )
 
 
+TOP_REASONS = 20
+# Observed metrics reach the driver through the listener bus right after the write; a write that
+# never ran the observed plan must fail the job, not leave it waiting.
+METRICS_WAIT_S = 300
+
+
+def observed(observation: Observation, what: str, names: tuple[str, ...]) -> dict:
+    """The metrics an Observation collected during the write of `what`, or a JobError."""
+    box: dict = {}
+    waiter = threading.Thread(target=lambda: box.update(observation.get), daemon=True)
+    waiter.start()
+    waiter.join(METRICS_WAIT_S)
+    missing = [n for n in names if n not in box]
+    if missing:
+        raise JobError(
+            f"the counts {missing} of {what} were not reported within {METRICS_WAIT_S} s of the write; cannot reconcile"
+        )
+    return box
+
+
+def reconcile(read: int, scored: int, rejected: int) -> None:
+    """Every row read was scored or rejected, or the job fails (non-zero exit, no batch_runs row)."""
+    log.info("RECONCILIATION read=%d scored=%d rejected=%d", read, scored, rejected)
+    if read != scored + rejected:
+        raise JobError(f"reconciliation failed: read {read} rows but scored {scored} and rejected {rejected}")
+
+
+def checked_input(spark: SparkSession, cfg: ScoringConfig) -> DataFrame:
+    """The input rows as read (every column as text) with their reject_reason."""
+    return validate(read_customers(spark, cfg.input, with_label=False), with_label=False)
+
+
 def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
+    """Scores the input in one pass over it, counting while the predictions are written.
+
+    The counts come from Observations (DataFrame.observe): they are computed by the write itself and
+    can be read once it finished, so there is no cache and no counting job. Rejected rows go out in
+    a second, filtered read of the input, and only when the first pass saw any: reading the CSV
+    again costs less than caching every row to serve two writes (README, "Benchmark"), and a clean
+    input is read once. The reconciliation runs after the writes; a mismatch fails the job before
+    its batch_runs row is written, so the run is never reported as complete.
+    """
     started = time.monotonic()
     model_meta = resolve_model_version(spark, cfg.models_root, cfg.model_version)
     version = model_meta["version"]
-    model = load_model(cfg.models_root, version)
+    model = load_model(spark, cfg.models_root, version)
     log.info(
         "scoring %s with model %s (trained %s) as pipeline_id=%s", cfg.input, version, model_meta["trained_at"], cfg.pipeline_id
     )
 
-    # The input is read once: everything after this works on the cached, validated rows.
-    checked = validate(read_customers(spark, cfg.input, with_label=False), with_label=False)
-    checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
-    read = checked.count()
-
-    valid = checked.where(F.col(REJECT_REASON).isNull())
-    scored = score(model, preprocess(valid))
-    predictions = conform(with_run_columns(scored, cfg, version), PREDICTIONS_TABLE).persist(StorageLevel.MEMORY_AND_DISK)
-    rejects = conform(with_run_columns(rejects_of(checked), cfg, version), REJECTS_TABLE).persist(StorageLevel.MEMORY_AND_DISK)
-
-    by_prediction = {int(r["prediction"]): r["count"] for r in predictions.groupBy("prediction").count().collect()}
-    scored_count = sum(by_prediction.values())
-    reasons = [(r[REJECT_REASON], r["count"]) for r in rejects.groupBy(REJECT_REASON).count().orderBy(F.desc("count")).collect()]
-    rejected_count = sum(n for _, n in reasons)
-    log.info("RECONCILIATION read=%d scored=%d rejected=%d", read, scored_count, rejected_count)
-    if read != scored_count + rejected_count:
-        raise JobError(f"reconciliation failed: read {read} rows but scored {scored_count} and rejected {rejected_count}")
-
+    unobserved = checked_input(spark, cfg)  # checks the file and its header once, for both passes
+    input_seen = Observation("input_rows")
+    checked = unobserved.observe(input_seen, F.count(F.lit(1)).alias("read"), F.count(F.col(REJECT_REASON)).alias("rejected"))
+    predictions_written = Observation("predictions_written")
+    scored = score(model, preprocess(checked.where(F.col(REJECT_REASON).isNull())))
+    predictions = conform(with_run_columns(scored, cfg, version), PREDICTIONS_TABLE).observe(
+        predictions_written, F.count(F.lit(1)).alias("scored"), F.coalesce(F.sum("prediction"), F.lit(0)).alias("churn")
+    )
     cfg.sink.replace(spark, PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
-    cfg.sink.replace(spark, REJECTS_TABLE, cfg.pipeline_id, rejects)
+    seen = observed(input_seen, "the input", ("read", "rejected"))
+    written = observed(predictions_written, PREDICTIONS_TABLE, ("scored", "churn"))
+    read, scored_count, churn = seen["read"], written["scored"], written["churn"]
+
+    reasons: list[tuple[str, int]] = []
+    if seen["rejected"]:
+        # Cached while written: only the rejected rows, counted and summarized from the cache.
+        rejects = conform(with_run_columns(rejects_of(unobserved), cfg, version), REJECTS_TABLE)
+        rejects = rejects.persist(StorageLevel.MEMORY_AND_DISK)
+        cfg.sink.replace(spark, REJECTS_TABLE, cfg.pipeline_id, rejects)
+        rejected_count = rejects.count()
+        top = rejects.groupBy(REJECT_REASON).count().orderBy(F.desc("count"), REJECT_REASON).limit(TOP_REASONS).collect()
+        reasons = [(r[REJECT_REASON], r["count"]) for r in top]
+        rejects.unpersist()
+    else:  # still replaces what an earlier attempt of this pipeline_id rejected
+        rejected_count = 0
+        cfg.sink.replace(spark, REJECTS_TABLE, cfg.pipeline_id, spark.createDataFrame([], spark_schema(REJECTS_TABLE)))
+
+    reconcile(read, scored_count, rejected_count)
     cfg.sink.record_run(spark, run_record(cfg, version, read, scored_count, rejected_count))
 
     if cfg.show_samples:
-        predictions.select("customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability").show(
-            5, truncate=False
-        )
-    summary = {
+        shown = ["customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability"]
+        predictions.select(shown).show(5, truncate=False)  # reads only as far as the first rows
+    by_prediction = {"0": scored_count - churn, "1": churn}
+    return {
         "pipeline_id": cfg.pipeline_id,
         "model_version": version,
         "model_metrics": model_meta.get("metrics", {}),
         "read": read,
         "scored": scored_count,
         "rejected": rejected_count,
-        "predictions": {str(k): v for k, v in sorted(by_prediction.items())},
+        "predictions": {k: v for k, v in by_prediction.items() if v},
         "reject_reasons": [{"reason": r, "rows": n} for r, n in reasons],
         "seconds": round(time.monotonic() - started, 1),
     }
-    for df in (predictions, rejects, checked):
-        df.unpersist()
-    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

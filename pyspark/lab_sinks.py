@@ -55,9 +55,12 @@ class LocalSink:
         return f"{self.root.rstrip('/')}/{table}"
 
     def replace(self, spark: SparkSession, table: str, pipeline_id: str, rows: DataFrame) -> None:
-        fs, path = hadoop_path(spark, f"{self.table_uri(table)}/pipeline_id={pipeline_id}")
+        partition = f"{self.table_uri(table)}/pipeline_id={pipeline_id}"
+        fs, path = hadoop_path(spark, partition)
         fs.delete(path, True)
-        rows.write.mode("append").partitionBy("pipeline_id").parquet(self.table_uri(table))
+        # Straight into the run's partition folder: partitionBy would make Spark sort every row by
+        # pipeline_id (one value) before writing, buffering the whole output (issue 11).
+        rows.drop("pipeline_id").write.mode("append").parquet(partition)
 
     def record_run(self, spark: SparkSession, row: dict[str, Any]) -> None:
         frame = spark.createDataFrame([tuple(row.values())], spark_schema(RUNS_TABLE)).coalesce(1)

@@ -2,7 +2,8 @@
 
     model_training.py --input gs://.../training.csv --models-root gs://.../churn-model [--model-version V]
 
-The version's folder holds the Spark PipelineModel and metadata.json (metrics, row counts, time).
+The version's folder holds the model (model/logistic.json, or a Spark PipelineModel with
+--model forest) and metadata.json (metrics, row counts, time).
 metadata.json is written last; the scoring job's "latest" is the newest version that has one.
 """
 
@@ -17,7 +18,7 @@ from datetime import datetime, timezone
 from lab_contract import REJECT_REASON
 from lab_features import preprocess
 from lab_job import JobError, get_spark, run_main
-from lab_model import build_pipeline, score
+from lab_model import DEFAULT_REG_PARAM, LOGISTIC, MODEL_KINDS, LogisticModel, build_pipeline, score
 from lab_registry import check_model_version, save_model, timestamp_text
 from lab_validation import read_customers, validate
 from pyspark import StorageLevel
@@ -33,14 +34,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--models-root", required=True, help="folder that holds one folder per model version")
     p.add_argument("--model-version", help="name of the new version; default: v<UTC time>")
     p.add_argument("--test-fraction", type=float, default=0.2, help="share of rows held out for evaluation")
-    p.add_argument("--num-trees", type=int, default=60)
-    p.add_argument("--max-depth", type=int, default=8)
+    p.add_argument("--model", choices=MODEL_KINDS, default=LOGISTIC, help="logistic (default; scored as SQL) or forest")
+    p.add_argument("--reg-param", type=float, default=DEFAULT_REG_PARAM, help="logistic: L2 regularization")
+    p.add_argument("--num-trees", type=int, default=60, help="forest: number of trees")
+    p.add_argument("--max-depth", type=int, default=8, help="forest: maximum depth")
     p.add_argument("--seed", type=int, default=42)
     a = p.parse_args(argv)
     if not 0.05 <= a.test_fraction <= 0.5:
         p.error(f"--test-fraction: {a.test_fraction} is outside 0.05-0.5")
     if a.num_trees < 1 or not 1 <= a.max_depth <= 30:
         p.error(f"--num-trees {a.num_trees} / --max-depth {a.max_depth}: expected >= 1 trees and a depth of 1-30")
+    if not 0 <= a.reg_param <= 10:
+        p.error(f"--reg-param: {a.reg_param} is outside 0-10")
     a.model_version = a.model_version or datetime.now(timezone.utc).strftime("v%Y%m%dt%H%M%S")
     try:
         check_model_version(a.model_version, allow_latest=False)
@@ -53,7 +58,8 @@ def evaluate(predictions: DataFrame) -> dict[str, float]:
     """AUC, accuracy, and precision and recall of the churn class on held-out rows."""
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
 
-    auc = BinaryClassificationEvaluator(labelCol="label", rawPredictionCol="rawPrediction", metricName="areaUnderROC")
+    # The churn probability ranks rows as the forest's votes do, and the logistic model has no vector.
+    auc = BinaryClassificationEvaluator(labelCol="label", rawPredictionCol="churn_probability", metricName="areaUnderROC")
     c = predictions.select(
         F.sum(((F.col("prediction") == 1) & (F.col("label") == 1)).cast("long")).alias("tp"),
         F.sum(((F.col("prediction") == 1) & (F.col("label") == 0)).cast("long")).alias("fp"),
@@ -84,7 +90,12 @@ def train(spark: SparkSession, a: argparse.Namespace) -> dict:
     if train_rows.where("label = 1").limit(1).count() == 0 or train_rows.where("label = 0").limit(1).count() == 0:
         raise JobError(f"training data {a.input} needs both churned and retained customers")
 
-    model = build_pipeline(seed=a.seed, num_trees=a.num_trees, max_depth=a.max_depth).fit(train_rows)
+    if a.model == LOGISTIC:
+        model, _ = LogisticModel.fit(train_rows, reg_param=a.reg_param)
+        forest = {"num_trees": None, "max_depth": None}
+    else:
+        model = build_pipeline(seed=a.seed, num_trees=a.num_trees, max_depth=a.max_depth).fit(train_rows)
+        forest = {"num_trees": a.num_trees, "max_depth": a.max_depth}
     metrics = evaluate(score(model, test_rows))
     metadata = {
         "version": a.model_version,
@@ -93,7 +104,7 @@ def train(spark: SparkSession, a: argparse.Namespace) -> dict:
         "rows_read": read,
         "rows_rejected": rejected,
         "metrics": metrics,
-        "params": {"num_trees": a.num_trees, "max_depth": a.max_depth, "seed": a.seed, "test_fraction": a.test_fraction},
+        "params": {**forest, "seed": a.seed, "test_fraction": a.test_fraction},
         "spark_version": spark.version,
     }
     where = save_model(spark, a.models_root, a.model_version, model, metadata)

@@ -1,103 +1,280 @@
-"""Benchmark: score N generated customers on local Spark; prints rows/s, wall time, peak memory.
+"""Benchmark: the scoring job against the I/O floor, at 1M and 10M rows, each run its own process.
 
-    npm run bench -- --rows 1000000
+    npm run bench                                  # 1,000,000 and 10,000,000 rows, 2 rounds
+    npm run bench -- --rows 1000000 --repeats 5
 
-Times only the scoring job (read, validate, score, write, reconcile), after generating the
-input and training a model on the lab's training sample. Not a test: it prints figures.
+What is timed: wall time of one `spark-submit --master local[*]` process, from its start to its exit
+(JVM start, Spark start, model lookup and load, read, validate, score, write, reconcile, exit).
+The contenders are
+  floor  scripts/bench_floor.py: read the CSV with an explicit schema, write Parquet, nothing else;
+  job    pyspark/batch_scoring.py --sink local: the real job with every guarantee.
+Rounds interleave the contenders (floor, job, floor, job, ...) so a slow minute of a shared
+machine hits both; each figure is the median over the rounds. Peak memory is the highest resident
+set (VmHWM) of the run's JVM and of its Python driver, sampled from /proc while it runs.
+Not timed: generating the input (a base of generated customers repeated with distinct ids)
+and training the model. Not a test: it prints figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
-import resource
+import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "pyspark"))
+JOBS = REPO / "pyspark"
+sys.path.insert(0, str(JOBS))
 
-import batch_scoring  # noqa: E402
-import model_training  # noqa: E402
 import sample_data  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
+
+BASE_ROWS = 200_000
+BASE_SEED = 1234
 
 
-def peak_rss_mib(pid: int) -> float:
-    """Peak resident memory (VmHWM) of a live process, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+# --------------------------------------------------------------------------------------------
+# Input: generated once, then repeated with distinct customer ids (generating 10M rows one by
+# one in Python takes minutes; copying lines takes seconds)
+# --------------------------------------------------------------------------------------------
+
+
+def write_base(path: Path, rows: int) -> int:
+    """Generated customers, with the sample's broken rows spread among them (so rejects happen)."""
+    return sample_data.write_csv(path, sample_data.customers(rows, BASE_SEED, False, "B", bad_rows=True), False)
+
+
+def write_input(base: Path, target: Path, rows: int) -> int:
+    """`rows` lines made of the base's lines; copy k prefixes each customer id with 'R<k>-'.
+    A blank id stays blank: that row is one of the rejects on purpose."""
+    with base.open(encoding="utf-8") as f:
+        header = f.readline()
+        body = f.read().splitlines()
+    written = 0
+    with target.open("w", encoding="utf-8") as out:
+        out.write(header)
+        copy = 0
+        while written < rows:
+            take = body[: rows - written]
+            tag = f"R{copy}-"
+            out.write("\n".join(tag + line if not line.startswith(",") else line for line in take) + "\n")
+            written += len(take)
+            copy += 1
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# One run: a spark-submit process, its wall time and the peak memory of its processes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    contender: str
+    rows: int
+    wall_s: float
+    jvm_mib: float
+    python_mib: float
+    summary: dict
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        kids.setdefault(ppid, []).append(int(entry.name))
+    return kids
+
+
+def _peak_kib(pid: int) -> tuple[str, int] | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    if "VmHWM" not in fields:
+        return None
+    return fields["Name"].strip(), int(fields["VmHWM"].split()[0])
+
+
+class PeakMemory(threading.Thread):
+    """Samples VmHWM (the kernel's own high-water mark) of a process tree until stopped."""
+
+    def __init__(self, root: int, every_s: float = 0.1):
+        super().__init__(daemon=True)
+        self.root, self.every_s = root, every_s
+        self.peak_kib = {"java": 0, "python": 0}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            kids, todo = _children(), [self.root]
+            while todo:
+                pid = todo.pop()
+                todo += kids.get(pid, [])
+                found = _peak_kib(pid)
+                if found:
+                    kind = "java" if found[0] == "java" else "python" if found[0].startswith("python") else None
+                    if kind:
+                        self.peak_kib[kind] = max(self.peak_kib[kind], found[1])
+            self.done.wait(self.every_s)
+
+
+def spark_submit(script: Path, args: list[str], driver_memory: str, log: Path) -> tuple[float, dict[str, int], str]:
+    cmd = [
+        str(Path(sys.executable).parent / "spark-submit"),
+        "--master",
+        "local[*]",
+        "--driver-memory",
+        driver_memory,
+        "--conf",
+        "spark.ui.showConsoleProgress=false",
+        str(script),
+        *args,
+    ]
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    with log.open("w") as out:
+        started = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=out, env=env, text=True, cwd=REPO)
+        sampler = PeakMemory(proc.pid)
+        sampler.start()
+        stdout, _ = proc.communicate()
+        wall = time.monotonic() - started
+        out.write(stdout)
+    sampler.done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{script.name} {' '.join(args)} exited {proc.returncode}; its log: {log}\n{stdout[-2000:]}")
+    return wall, sampler.peak_kib, stdout
+
+
+def run_floor(work: Path, data: Path, rows: int, driver_memory: str) -> Run:
+    out = work / "floor-out"
+    wall, peak, _ = spark_submit(REPO / "scripts" / "bench_floor.py", [str(data), str(out)], driver_memory, work / "floor.log")
+    shutil.rmtree(out, ignore_errors=True)
+    return Run("floor", rows, wall, peak["java"] / 1024, peak["python"] / 1024, {})
+
+
+def run_job(work: Path, data: Path, rows: int, driver_memory: str) -> Run:
+    out = work / "job-out"
+    args = ["--pipeline-id", "bench", "--input", str(data), "--models-root", str(work / "models"), "--sink", "local"]
+    wall, peak, stdout = spark_submit(JOBS / "batch_scoring.py", [*args, "--output", str(out)], driver_memory, work / "job.log")
+    shutil.rmtree(out, ignore_errors=True)
+    summaries = [json.loads(line[len("SUMMARY ") :]) for line in stdout.splitlines() if line.startswith("SUMMARY ")]
+    if not summaries:
+        raise SystemExit(f"the job printed no SUMMARY line; its log: {work / 'job.log'}")
+    s = summaries[-1]
+    if s["read"] != rows or s["read"] != s["scored"] + s["rejected"]:
+        raise SystemExit(f"the job's counts are wrong for {rows} input rows: {s}")
+    return Run("job", rows, wall, peak["java"] / 1024, peak["python"] / 1024, s)
+
+
+# --------------------------------------------------------------------------------------------
+# The table
+# --------------------------------------------------------------------------------------------
+
+
+def table(runs: list[Run], sizes: list[int]) -> list[str]:
+    lines = [
+        "| rows | contender | wall s (median) | rows/s | ratio to floor | JVM peak MiB | Python peak MiB | rounds (wall s) |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for rows in sizes:
+        medians = {}
+        for who in ("floor", "job"):
+            mine = [r for r in runs if r.rows == rows and r.contender == who]
+            if mine:
+                medians[who] = (statistics.median(r.wall_s for r in mine), mine)
+        for who, (wall, mine) in medians.items():
+            ratio = medians["floor"][0] / wall if "floor" in medians else float("nan")
+            lines.append(
+                f"| {rows:,} | {who} | {wall:.1f} | {rows / wall:,.0f} | {ratio:.2f} | "
+                f"{max(r.jvm_mib for r in mine):,.0f} | {max(r.python_mib for r in mine):,.0f} | "
+                f"{', '.join(f'{r.wall_s:.1f}' for r in mine)} |"
+            )
+    return lines
+
+
+def machine() -> str:
+    mem_kib = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
+    import pyspark
+
+    return (
+        f"{os.cpu_count()} vCPUs {platform.machine()}, {mem_kib / 1024 / 1024:.0f} GiB, Python {platform.python_version()}, "
+        f"{java}, Spark {pyspark.__version__}"
+    )
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rows", type=int, default=1_000_000)
-    p.add_argument("--driver-memory", default="4g")
+    p.add_argument("--rows", default="1000000,10000000", help="comma-separated input sizes (default: 1M and 10M)")
+    p.add_argument("--repeats", type=int, default=2, help="rounds of every contender at every size (default 2)")
+    p.add_argument("--driver-memory", default="4g", help="spark-submit --driver-memory for every run (default 4g)")
+    p.add_argument("--work", type=Path, help="folder for inputs, model and outputs (default: a temporary folder)")
     a = p.parse_args()
-    with tempfile.TemporaryDirectory(prefix="s8s-bench-") as tmp:
-        work = Path(tmp)
+    try:
+        sizes = [int(n) for n in a.rows.split(",")]
+    except ValueError:
+        p.error(f"--rows: {a.rows!r} is not a comma-separated list of row counts")
+    if any(n < 1 for n in sizes) or a.repeats < 1:
+        p.error(f"--rows {a.rows} / --repeats {a.repeats}: expected positive numbers")
+
+    work = a.work or Path(tempfile.mkdtemp(prefix="s8s-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
         t0 = time.monotonic()
-        n = sample_data.write_csv(work / "in.csv", sample_data.customers(a.rows, 1234, False, "B"), False)
-        gen_s = time.monotonic() - t0
-        spark = (
-            SparkSession.builder.master("local[*]")
-            .appName("s8s-bench")
-            .config("spark.driver.memory", a.driver_memory)
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .getOrCreate()
-        )
-        spark.sparkContext.setLogLevel("ERROR")
-        sample_data.write_lab_samples(work / "data")
-        model_training.train(
-            spark,
-            model_training.parse_args(
-                [
-                    "--input",
-                    str(work / "data" / sample_data.TRAINING_FILE),
-                    "--models-root",
-                    str(work / "models"),
-                    "--model-version",
-                    "bench",
-                ]
-            ),
-        )
-        cfg = batch_scoring.parse_args(
-            [
-                "--pipeline-id",
-                "bench",
-                "--input",
-                str(work / "in.csv"),
-                "--models-root",
-                str(work / "models"),
-                "--sink",
-                "local",
-                "--output",
-                str(work / "out"),
-            ]
-        )
-        t1 = time.monotonic()
-        summary = batch_scoring.run(spark, cfg)
-        wall = time.monotonic() - t1
-        jvm_pid = spark.sparkContext._gateway.proc.pid
-        jvm_peak = peak_rss_mib(jvm_pid)
-        py_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        spark.stop()
-    assert summary["read"] == n == summary["scored"] + summary["rejected"]
-    print(
-        f"machine:        {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"Spark {spark.version}, local[*], driver memory {a.driver_memory}"
-    )
-    print(f"input:          {n} rows ({gen_s:.1f} s to generate)")
-    print(f"scored:         {summary['scored']} rows, rejected {summary['rejected']}")
-    print(f"wall time:      {wall:.1f} s (read, validate, score, write Parquet, reconcile)")
-    print(f"throughput:     {n / wall:,.0f} rows/s")
-    print(f"peak memory:    JVM {jvm_peak:,.0f} MiB, Python driver {py_peak:,.0f} MiB")
+        base = work / "base.csv"
+        write_base(base, min(BASE_ROWS, max(sizes)))
+        inputs = {n: work / f"in-{n}.csv" for n in sizes}
+        for n, path in inputs.items():
+            write_input(base, path, n)
+        print(f"inputs: {', '.join(f'{n:,}' for n in sizes)} rows in {time.monotonic() - t0:.1f} s (not timed)", file=sys.stderr)
+        t0 = time.monotonic()
+        train = ["--input", str(JOBS / "data" / sample_data.TRAINING_FILE), "--models-root", str(work / "models")]
+        spark_submit(JOBS / "model_training.py", [*train, "--model-version", "bench"], a.driver_memory, work / "train.log")
+        print(f"model: trained in {time.monotonic() - t0:.1f} s (not timed)", file=sys.stderr)
+
+        load_before = os.getloadavg()
+        runs: list[Run] = []
+        for round_no in range(1, a.repeats + 1):
+            for n in sizes:
+                for contender in (run_floor, run_job):
+                    r = contender(work, inputs[n], n, a.driver_memory)
+                    runs.append(r)
+                    print(
+                        f"round {round_no} {r.contender:5} {n:>11,} rows {r.wall_s:6.1f} s {n / r.wall_s:>9,.0f} rows/s "
+                        f"JVM {r.jvm_mib:,.0f} MiB Python {r.python_mib:,.0f} MiB",
+                        file=sys.stderr,
+                    )
+        load_after = os.getloadavg()
+    finally:
+        if not a.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"machine: {machine()}")
+    print(f"date: {when}; spark-submit --master local[*] --driver-memory {a.driver_memory}; median of {a.repeats} rounds")
+    loads = ["/".join(f"{x:.1f}" for x in load) for load in (load_before, load_after)]
+    print(f"load average (1/5/15 min) before: {loads[0]}, after: {loads[1]}")
+    job = next((r.summary for r in runs if r.contender == "job"), {})
+    print(f"job counts (first run): read={job.get('read')} scored={job.get('scored')} rejected={job.get('rejected')}")
+    print("\n".join(table(runs, sizes)))
     return 0
 
 

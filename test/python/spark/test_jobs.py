@@ -46,7 +46,7 @@ def test_training_registers_a_version_with_held_out_metrics(models_root):
     assert m["auc"] >= 0.75, m
     assert 0.6 <= m["accuracy"] <= 1.0 and 0 < m["precision"] <= 1 and 0 < m["recall"] <= 1
     assert 1000 <= m["test_rows"] <= 1800  # about 20% held out
-    assert (models_root / "v-test" / "model" / "stages").is_dir()
+    assert (models_root / "v-test" / "model" / "logistic.json").is_file()  # the default model: its coefficients
 
 
 def test_scoring_reconciles_and_writes_the_table_schema(spark, models_root, sample_files, tmp_path):

@@ -1,0 +1,140 @@
+"""The scoring hot path (issue 11): the logistic model as SQL against Spark ML's own scores, its
+held-out quality, counts taken while writing, and the reconciliation that still fails the job."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import batch_scoring
+import model_training
+import sample_data
+from conftest import write_csv
+from lab_contract import INPUT_COLUMNS, REJECT_REASON, REJECTS_TABLE, RUNS_TABLE
+from lab_features import preprocess
+from lab_job import JobError, run_main
+from lab_model import (
+    CATEGORICAL_FEATURES,
+    LOGISTIC_FILE,
+    LogisticModel,
+    category_levels,
+    design,
+    load_model,
+    with_feature_vector,
+)
+from lab_registry import METADATA_FILE
+from lab_validation import read_customers, validate
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import Observation
+from pyspark.sql import functions as F
+
+# The forest this model replaced reached a held-out AUC of 0.8187 on the lab's training sample;
+# issue 11 lets the replacement lose at most 0.005 of it.
+FOREST_AUC = 0.8187
+AUC_BOUND = FOREST_AUC - 0.005
+
+
+def rows_of(spark, path, with_label):
+    checked = validate(read_customers(spark, str(path), with_label=with_label), with_label=with_label)
+    return preprocess(checked.where(F.col(REJECT_REASON).isNull()))
+
+
+def job_args(models_root, input_path, out, pipeline_id="run-1"):
+    return [
+        "--pipeline-id",
+        pipeline_id,
+        "--input",
+        str(input_path),
+        "--models-root",
+        str(models_root),
+        "--sink",
+        "local",
+        "--output",
+        str(out),
+        "--execution-ts",
+        "2026-01-31T12:00:00Z",
+    ]
+
+
+def test_the_default_model_keeps_the_held_out_auc_within_the_bound(models_root):
+    meta = json.loads((models_root / "v-test" / METADATA_FILE).read_text())
+    assert meta["metrics"]["auc"] >= AUC_BOUND, meta["metrics"]
+
+
+def test_sql_scores_equal_spark_ml_logistic_regression_on_the_same_rows(spark, sample_files, tmp_path):
+    train = rows_of(spark, sample_files["training"], with_label=True).cache()
+    model, reference = LogisticModel.fit(train)
+    header = INPUT_COLUMNS
+    odd = dict(zip(INPUT_COLUMNS, ["X1", "", "0", "No", "No", "5", "Yes", "No", "DSL"] + ["No"] * 6, strict=False))
+    odd.update(Contract="Ten year", PaperlessBilling="Yes", PaymentMethod="Bitcoin", MonthlyCharges="50.00", TotalCharges="")
+    extra = write_csv(tmp_path / "odd.csv", header, [[odd[c] for c in header]])
+    rows = rows_of(spark, sample_files["scoring"], with_label=False).unionByName(rows_of(spark, extra, with_label=False))
+
+    ours = model.score(rows).select("customer_id", "churn_probability", "prediction")
+    theirs = reference.transform(with_feature_vector(rows, design(category_levels(train)))).select(
+        "customer_id",
+        vector_to_array("probability")[1].alias("ref_probability"),
+        F.col("prediction").cast("long").alias("ref_prediction"),
+    )
+    joined = ours.join(theirs, "customer_id").collect()
+    assert len(joined) == rows.count() == 396  # 395 scorable sample rows and the odd one
+    worst = max(abs(r.churn_probability - r.ref_probability) for r in joined)
+    assert worst < 1e-9, worst
+    assert all(r.prediction == r.ref_prediction for r in joined)
+    # The odd row's blank gender, unseen contract and payment method add nothing, as in Spark ML.
+    assert any(r.customer_id == "X1" for r in joined)
+
+
+def test_a_saved_model_loads_without_spark_ml_and_bad_files_are_named(spark, models_root, tmp_path):
+    model = load_model(spark, str(models_root), "v-test")
+    assert isinstance(model, LogisticModel) and sorted(model.categorical) == sorted(CATEGORICAL_FEATURES)
+    broken = tmp_path / "models" / "v-bad" / "model"
+    broken.mkdir(parents=True)
+    doc = json.loads((models_root / "v-test" / "model" / LOGISTIC_FILE).read_text())
+    doc["numeric"]["tenure"] = "fast"
+    (broken / LOGISTIC_FILE).write_text(json.dumps(doc))
+    with pytest.raises(JobError, match=r"v-bad.*numeric is .*expected a weight for each of"):
+        load_model(spark, str(tmp_path / "models"), "v-bad")
+
+
+def test_versions_trained_as_a_forest_still_score(spark, sample_files, tmp_path):
+    root = tmp_path / "models"
+    args = ["--input", str(sample_files["training"]), "--models-root", str(root), "--model-version", "v-forest"]
+    model_training.train(spark, model_training.parse_args([*args, "--model", "forest", "--num-trees", "5", "--max-depth", "4"]))
+    assert (root / "v-forest" / "model" / "stages").is_dir()
+    summary = batch_scoring.run(spark, batch_scoring.parse_args(job_args(root, sample_files["scoring"], tmp_path / "out")))
+    assert (summary["read"], summary["scored"], summary["rejected"]) == (400, 395, 5)
+
+
+def test_a_row_lost_while_scoring_fails_the_job_and_records_no_run(spark, models_root, sample_files, tmp_path, monkeypatch):
+    real_score = batch_scoring.score  # a scoring step that loses one row, as a bad join or filter would
+    monkeypatch.setattr(
+        batch_scoring, "score", lambda model, rows: real_score(model, rows).where("customer_id NOT LIKE 'S0000007-%'")
+    )
+    out = tmp_path / "out"
+    with pytest.raises(JobError, match=r"reconciliation failed: read 400 rows but scored 394 and rejected 5"):
+        batch_scoring.run(spark, batch_scoring.parse_args(job_args(models_root, sample_files["scoring"], out)))
+    assert not (out / RUNS_TABLE).exists(), "a failed reconciliation must not report the run as complete"
+    assert run_main(batch_scoring.main, job_args(models_root, sample_files["scoring"], out)) == 2
+
+
+def test_counts_not_reported_by_the_write_fail_the_job_instead_of_waiting(spark, monkeypatch):
+    monkeypatch.setattr(batch_scoring, "METRICS_WAIT_S", 0.5)
+    never_written = Observation("never_written")
+    spark.range(3).observe(never_written, F.count(F.lit(1)).alias("rows"))
+    with pytest.raises(JobError, match=r"counts \['rows'\] of the test frame were not reported"):
+        batch_scoring.observed(never_written, "the test frame", ("rows",))
+
+
+def test_a_clean_rerun_empties_the_run_s_earlier_rejects(spark, models_root, sample_files, tmp_path):
+    out = tmp_path / "out"
+    first = batch_scoring.run(spark, batch_scoring.parse_args(job_args(models_root, sample_files["scoring"], out)))
+    assert first["rejected"] == 5
+    clean = tmp_path / "clean.csv"
+    sample_data.write_csv(clean, sample_data.customers(50, 7, False, "C"), False)
+    second = batch_scoring.run(spark, batch_scoring.parse_args(job_args(models_root, clean, out)))
+    assert (second["read"], second["scored"], second["rejected"], second["reject_reasons"]) == (50, 50, 0, [])
+    assert spark.read.parquet(str(out / REJECTS_TABLE)).where("pipeline_id = 'run-1'").count() == 0
+    predictions = spark.read.parquet(str(out / "batch_predictions")).where("pipeline_id = 'run-1'")
+    assert predictions.count() == 50 and sum(second["predictions"].values()) == 50
