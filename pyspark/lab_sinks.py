@@ -18,6 +18,8 @@ from typing import Any
 from lab_contract import RUNS_TABLE, check_record, load_table_schemas, spark_schema
 from lab_job import JobError, hadoop_path
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 log = logging.getLogger("s8s.sinks")
 
@@ -45,6 +47,18 @@ def run_row(
     return row
 
 
+def one_row(spark: SparkSession, row: dict[str, Any], schema: T.StructType) -> DataFrame:
+    """A one-row DataFrame of the schema, made of literals in the JVM. createDataFrame would import
+    pandas and start a Python worker for one row: about 2 s of every local run (issue 11)."""
+
+    def literal(value: Any, dtype: T.DataType):
+        if isinstance(value, datetime):  # an ISO 8601 text with its offset casts exactly
+            value = value.isoformat()
+        return F.lit(value).cast(dtype)
+
+    return spark.range(1, numPartitions=1).select([literal(row[f.name], f.dataType).alias(f.name) for f in schema.fields])
+
+
 @dataclass(frozen=True)
 class LocalSink:
     """Parquet tables under a folder, partitioned by pipeline_id (pipeline_id=<id>/)."""
@@ -63,8 +77,7 @@ class LocalSink:
         rows.drop("pipeline_id").write.mode("append").parquet(partition)
 
     def record_run(self, spark: SparkSession, row: dict[str, Any]) -> None:
-        frame = spark.createDataFrame([tuple(row.values())], spark_schema(RUNS_TABLE)).coalesce(1)
-        self.replace(spark, RUNS_TABLE, row["pipeline_id"], frame)
+        self.replace(spark, RUNS_TABLE, row["pipeline_id"], one_row(spark, row, spark_schema(RUNS_TABLE)))
 
 
 def bigquery_client(project: str):

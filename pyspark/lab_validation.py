@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from lab_contract import CORRUPT_COLUMN, INPUT_COLUMNS, LABEL_COLUMN, REJECT_REASON, is_blank
-from lab_job import JobError, path_exists
+from lab_job import JobError, first_line, path_exists
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -13,10 +13,10 @@ from pyspark.sql import types as T
 
 def read_header(spark: SparkSession, uri: str) -> list[str]:
     """The header line of a CSV file (or of the first file of a folder). Reads one line."""
-    first = spark.read.text(uri).limit(1).collect()
-    if not first:
+    line = first_line(spark, uri)
+    if not line:
         raise JobError(f"input {uri} is empty; expected a CSV file with a header line")
-    return [h.strip().strip('"') for h in first[0][0].lstrip("\ufeff").split(",")]
+    return [h.strip().strip('"') for h in line.lstrip("\ufeff").split(",")]
 
 
 def input_schema(header: Sequence[str]) -> T.StructType:

@@ -194,3 +194,33 @@ def test_training_input_errors_exit_non_zero(spark, tmp_path):
     code = run_main(model_training.main, ["--input", str(path), "--models-root", str(tmp_path / "m")])
     assert code == 2
     assert not (tmp_path / "m").exists()
+
+
+def test_header_is_read_from_compressed_files_and_folders(spark, models_root, tmp_path, sample_files):
+    """The header check reads one line on the driver; it must see what Spark's CSV reader sees:
+    a gzip file (decompressed) and a folder of part files (its bookkeeping files skipped)."""
+    import gzip
+
+    text = sample_files["scoring"].read_text(encoding="utf-8")
+    zipped = tmp_path / "in.csv.gz"
+    zipped.write_bytes(gzip.compress(text.encode("utf-8")))
+    summary = score(spark, models_root, tmp_path, zipped, pipeline_id="gz")
+    assert (summary["read"], summary["rejected"]) == (400, 5)
+
+    lines = text.splitlines()
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "_SUCCESS").write_text("")
+    (folder / "part-0.csv").write_text("\n".join([lines[0], *lines[1:201]]) + "\n", encoding="utf-8")
+    (folder / "part-1.csv").write_text("\n".join([lines[0], *lines[201:]]) + "\n", encoding="utf-8")
+    summary = score(spark, models_root, tmp_path, folder, pipeline_id="parts")
+    assert (summary["read"], summary["rejected"]) == (400, 5)
+
+    (folder / "part-0.csv").write_text("", encoding="utf-8")  # an empty first part: the header is in the next
+    (folder / "part-1.csv").write_text("\n".join([lines[0], *lines[1:]]) + "\n", encoding="utf-8")
+    assert score(spark, models_root, tmp_path, folder, pipeline_id="parts")["read"] == 400
+
+    empty = tmp_path / "empty.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(JobError, match="is empty; expected a CSV file with a header line"):
+        score(spark, models_root, tmp_path, empty, pipeline_id="empty")
