@@ -122,10 +122,12 @@ def run_record(cfg: ScoringConfig, model_version: str, read: int, scored: int, r
 
 
 def with_run_columns(df: DataFrame, cfg: ScoringConfig, model_version: str) -> DataFrame:
-    return (
-        df.withColumn("model_version", F.lit(model_version))
-        .withColumn("pipeline_id", F.lit(cfg.pipeline_id))
-        .withColumn("pipeline_execution_dt", F.lit(cfg.execution_ts).cast("timestamp"))
+    return df.withColumns(
+        {
+            "model_version": F.lit(model_version),
+            "pipeline_id": F.lit(cfg.pipeline_id),
+            "pipeline_execution_dt": F.lit(cfg.execution_ts).cast("timestamp"),
+        }
     )
 
 

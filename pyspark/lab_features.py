@@ -16,21 +16,19 @@ def rename_columns(df: DataFrame) -> DataFrame:
 
 def cast_columns(df: DataFrame) -> DataFrame:
     """Types the validated text columns. Blank total_charges becomes NULL (new customers)."""
-    return (
-        df.withColumn("senior_citizen", F.trim("senior_citizen").cast("long"))
-        .withColumn("tenure", F.trim("tenure").cast("long"))
-        .withColumn("monthly_charges", F.trim("monthly_charges").cast("double"))
-        .withColumn(
-            "total_charges", F.when(is_blank(F.col("total_charges")), None).otherwise(F.trim("total_charges")).cast("double")
-        )
+    return df.withColumns(
+        {
+            "senior_citizen": F.trim("senior_citizen").cast("long"),
+            "tenure": F.trim("tenure").cast("long"),
+            "monthly_charges": F.trim("monthly_charges").cast("double"),
+            "total_charges": F.when(is_blank(F.col("total_charges")), None).otherwise(F.trim("total_charges")).cast("double"),
+        }
     )
 
 
 def fold_no_internet(df: DataFrame) -> DataFrame:
     """'No internet service' says the same as 'No' for the six internet add-ons."""
-    for c in INTERNET_ADDONS:
-        df = df.withColumn(c, F.when(F.col(c) == "No internet service", "No").otherwise(F.col(c)))
-    return df
+    return df.withColumns({c: F.when(F.col(c) == "No internet service", "No").otherwise(F.col(c)) for c in INTERNET_ADDONS})
 
 
 def add_tenure_group(df: DataFrame) -> DataFrame:

@@ -116,8 +116,11 @@ class LogisticModel:
         """Adds churn_probability and prediction (1 when the probability is above 0.5, as Spark
         ML's default threshold decides), as plain column expressions."""
         m = self.margin()
-        return features.withColumn("churn_probability", F.lit(1.0) / (F.lit(1.0) + F.exp(-m))).withColumn(
-            "prediction", F.when(m > 0, F.lit(1)).otherwise(F.lit(0)).cast("long")
+        return features.withColumns(
+            {
+                "churn_probability": F.lit(1.0) / (F.lit(1.0) + F.exp(-m)),
+                "prediction": F.when(m > 0, F.lit(1)).otherwise(F.lit(0)).cast("long"),
+            }
         )
 
     def to_json(self) -> str:
