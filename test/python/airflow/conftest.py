@@ -51,3 +51,27 @@ def pytest_sessionstart(session):
     # A real metadata database for rendering runs; `airflow db migrate` is what Composer runs.
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True, env=os.environ)
     sys.path.insert(0, str(DAGS))
+
+
+def worker_dag_run(dagbag, dag_id: str, run_id: str, conf: dict | None = None):
+    """(dag, dag_run) as a fresh worker process has them: a copy of the DAG (rendering resolves a
+    run's conf into the task's Param objects, which would leak into the next run in this process)
+    and the run in the metadata database, created on first use with the logical date in run_id."""
+    import copy
+    from datetime import datetime
+
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunType
+
+    dag = copy.deepcopy(dagbag.get_dag(dag_id))
+    when = datetime.fromisoformat(run_id.split("__", 1)[1])  # a logical date per run, as Airflow requires
+    dr = dag.get_dagrun(run_id=run_id) or dag.create_dagrun(
+        run_id=run_id,
+        run_type=DagRunType.MANUAL,
+        execution_date=when,
+        data_interval=(when, when),
+        state=DagRunState.RUNNING,
+        conf=conf or {},
+        external_trigger=True,
+    )
+    return dag, dr

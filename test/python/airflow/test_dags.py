@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import DAGS, OPTIONAL_VARIABLES, REPO, SAMPLE_VARIABLES, VARIABLES
+from conftest import DAGS, OPTIONAL_VARIABLES, REPO, SAMPLE_VARIABLES, VARIABLES, worker_dag_run
 
 SCORING = "customer-churn-prediction"
 TRAINING = "customer-churn-training"
@@ -50,23 +50,8 @@ def test_training_dag_shape(dagbag):
 
 def render(dagbag, dag_id, task_id, run_id, conf=None, try_number=1):
     """Renders one task for a real DagRun in the metadata database, as a worker would."""
-    from airflow.utils.state import DagRunState
-    from airflow.utils.types import DagRunType
 
-    # Copies, as a fresh worker process would have: rendering resolves the run's conf into the
-    # task's Param objects (which a deep copy of the DAG still shares), and that would leak into
-    # the next render in this process.
-    dag = copy.deepcopy(dagbag.get_dag(dag_id))
-    when = datetime.fromisoformat(run_id.split("__", 1)[1])  # a logical date per run, as Airflow requires
-    dr = dag.get_dagrun(run_id=run_id) or dag.create_dagrun(
-        run_id=run_id,
-        run_type=DagRunType.MANUAL,
-        execution_date=when,
-        data_interval=(when, when),
-        state=DagRunState.RUNNING,
-        conf=conf or {},
-        external_trigger=True,
-    )
+    dag, dr = worker_dag_run(dagbag, dag_id, run_id, conf)
     ti = dr.get_task_instance(task_id)
     ti.task = dag.get_task(task_id)
     ti.task.params = copy.deepcopy(ti.task.params)

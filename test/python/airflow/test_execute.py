@@ -7,12 +7,11 @@ from __future__ import annotations
 import copy
 import logging
 import re
-from datetime import datetime
 
 import pytest
 from google_fakes import FakeBigQuery, FakeDataproc, State
 
-from conftest import DAGS, SAMPLE_VARIABLES
+from conftest import DAGS, SAMPLE_VARIABLES, worker_dag_run
 
 SCORING = "customer-churn-prediction"
 TRAINING = "customer-churn-training"
@@ -81,20 +80,9 @@ def execute(dagbag, dag_id: str, task_id: str, run_id: str, try_number: int = 1,
     """Runs one task as a worker would: template rendering, execute(), state and XCom in the
     metadata database. Returns (state, exception or None, the task's log)."""
     from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState, TaskInstanceState
-    from airflow.utils.types import DagRunType
+    from airflow.utils.state import TaskInstanceState
 
-    dag = copy.deepcopy(dagbag.get_dag(dag_id))
-    when = datetime.fromisoformat(run_id.split("__", 1)[1])
-    dr = dag.get_dagrun(run_id=run_id) or dag.create_dagrun(
-        run_id=run_id,
-        run_type=DagRunType.MANUAL,
-        execution_date=when,
-        data_interval=(when, when),
-        state=DagRunState.RUNNING,
-        conf=conf or {},
-        external_trigger=True,
-    )
+    dag, dr = worker_dag_run(dagbag, dag_id, run_id, conf)
     with create_session() as session:
         # What the scheduler records when it queues attempt N.
         ti = dr.get_task_instance(task_id, session=session)

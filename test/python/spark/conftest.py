@@ -61,3 +61,23 @@ def write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
         w.writerow(header)
         w.writerows(rows)
     return path
+
+
+def job_args(models_root, input_path, out, pipeline_id="run-1", version="latest") -> list[str]:
+    """batch_scoring.py's arguments for a local run with a fixed execution time."""
+    return [
+        "--pipeline-id",
+        pipeline_id,
+        "--model-version",
+        version,
+        "--input",
+        str(input_path),
+        "--models-root",
+        str(models_root),
+        "--sink",
+        "local",
+        "--output",
+        str(out),
+        "--execution-ts",
+        "2026-01-31T12:00:00Z",
+    ]

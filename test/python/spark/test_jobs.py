@@ -10,31 +10,14 @@ import pytest
 
 import batch_scoring
 import model_training
-from conftest import JOBS, write_csv
+from conftest import JOBS, job_args, write_csv
 from lab_contract import _BQ_TO_SPARK, INPUT_COLUMNS, PREDICTIONS_TABLE, REJECTS_TABLE, load_table_schemas
 from lab_job import JobError, run_main
 from lab_registry import METADATA_FILE, resolve_model_version
 
 
 def score(spark, models_root, tmp_path, input_path, pipeline_id="run-1", version="latest"):
-    cfg = batch_scoring.parse_args(
-        [
-            "--pipeline-id",
-            pipeline_id,
-            "--model-version",
-            version,
-            "--input",
-            str(input_path),
-            "--models-root",
-            str(models_root),
-            "--sink",
-            "local",
-            "--output",
-            str(tmp_path / "out"),
-            "--execution-ts",
-            "2026-01-31T12:00:00Z",
-        ]
-    )
+    cfg = batch_scoring.parse_args(job_args(models_root, input_path, tmp_path / "out", pipeline_id, version))
     return batch_scoring.run(spark, cfg)
 
 

@@ -10,7 +10,7 @@ import pytest
 import batch_scoring
 import model_training
 import sample_data
-from conftest import write_csv
+from conftest import job_args, write_csv
 from lab_contract import INPUT_COLUMNS, REJECT_REASON, REJECTS_TABLE, RUNS_TABLE
 from lab_features import preprocess
 from lab_job import JobError, run_main
@@ -38,23 +38,6 @@ AUC_BOUND = FOREST_AUC - 0.005
 def rows_of(spark, path, with_label):
     checked = validate(read_customers(spark, str(path), with_label=with_label), with_label=with_label)
     return preprocess(checked.where(F.col(REJECT_REASON).isNull()))
-
-
-def job_args(models_root, input_path, out, pipeline_id="run-1"):
-    return [
-        "--pipeline-id",
-        pipeline_id,
-        "--input",
-        str(input_path),
-        "--models-root",
-        str(models_root),
-        "--sink",
-        "local",
-        "--output",
-        str(out),
-        "--execution-ts",
-        "2026-01-31T12:00:00Z",
-    ]
 
 
 def test_the_default_model_keeps_the_held_out_auc_within_the_bound(models_root):
