@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from lab_contract import PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, conform, spark_schema
-from lab_features import preprocess
+from lab_features import valid_features
 from lab_job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg, run_main
 from lab_model import load_model, score
 from lab_registry import LATEST, check_model_version, resolve_model_version
 from lab_sinks import BigQuerySink, LocalSink, run_row
-from lab_validation import read_customers, validate
+from lab_validation import checked_rows
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -171,11 +171,6 @@ def reconcile(read: int, scored: int, rejected: int) -> None:
         raise JobError(f"reconciliation failed: read {read} rows but scored {scored} and rejected {rejected}")
 
 
-def checked_input(spark: SparkSession, cfg: ScoringConfig) -> DataFrame:
-    """The input rows as read (every column as text) with their reject_reason."""
-    return validate(read_customers(spark, cfg.input, with_label=False), with_label=False)
-
-
 def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     """Scores the input in one pass over it, counting while the predictions are written.
 
@@ -194,11 +189,11 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
         "scoring %s with model %s (trained %s) as pipeline_id=%s", cfg.input, version, model_meta["trained_at"], cfg.pipeline_id
     )
 
-    unobserved = checked_input(spark, cfg)  # checks the file and its header once, for both passes
+    unobserved = checked_rows(spark, cfg.input, with_label=False)  # checks the file and its header once, for both passes
     input_seen = Observation("input_rows")
     checked = unobserved.observe(input_seen, F.count(F.lit(1)).alias("read"), F.count(F.col(REJECT_REASON)).alias("rejected"))
     predictions_written = Observation("predictions_written")
-    scored = score(model, preprocess(checked.where(F.col(REJECT_REASON).isNull())))
+    scored = score(model, valid_features(checked))
     predictions = conform(with_run_columns(scored, cfg, version), PREDICTIONS_TABLE).observe(
         predictions_written, F.count(F.lit(1)).alias("scored"), F.coalesce(F.sum("prediction"), F.lit(0)).alias("churn")
     )

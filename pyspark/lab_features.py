@@ -52,3 +52,8 @@ def preprocess(valid: DataFrame) -> DataFrame:
     df = rename_columns(valid.drop(CORRUPT_COLUMN, REJECT_REASON))
     df = add_model_inputs(add_tenure_group(fold_no_internet(cast_columns(df))))
     return add_label(df) if "churn" in df.columns else df
+
+
+def valid_features(checked: DataFrame) -> DataFrame:
+    """The model's inputs of the rows validation left without a reject_reason."""
+    return preprocess(checked.where(F.col(REJECT_REASON).isNull()))

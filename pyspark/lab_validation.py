@@ -106,3 +106,8 @@ def validate(df: DataFrame, with_label: bool) -> DataFrame:
         )
     reasons = F.concat_ws("; ", F.filter(F.array(*checks), lambda x: x.isNotNull()))
     return df.withColumn(REJECT_REASON, F.when(reasons != "", reasons))
+
+
+def checked_rows(spark: SparkSession, uri: str, with_label: bool) -> DataFrame:
+    """The input as read (every column as text), each row with its reject_reason (NULL if usable)."""
+    return validate(read_customers(spark, uri, with_label=with_label), with_label=with_label)

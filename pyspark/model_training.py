@@ -16,11 +16,11 @@ import sys
 from datetime import datetime, timezone
 
 from lab_contract import REJECT_REASON
-from lab_features import preprocess
+from lab_features import valid_features
 from lab_job import JobError, get_spark, run_main
 from lab_model import DEFAULT_REG_PARAM, LOGISTIC, MODEL_KINDS, LogisticModel, build_pipeline, score
 from lab_registry import check_model_version, save_model, timestamp_text
-from lab_validation import read_customers, validate
+from lab_validation import checked_rows
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -78,14 +78,14 @@ def evaluate(predictions: DataFrame) -> dict[str, float]:
 
 
 def train(spark: SparkSession, a: argparse.Namespace) -> dict:
-    checked = validate(read_customers(spark, a.input, with_label=True), with_label=True)
+    checked = checked_rows(spark, a.input, with_label=True)
     checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
     read = checked.count()
     reasons = checked.where(F.col(REJECT_REASON).isNotNull()).groupBy(REJECT_REASON).count().collect()
     rejected = sum(r["count"] for r in reasons)
     for r in reasons:
         log.warning("skipped %d training row(s): %s", r["count"], r[REJECT_REASON])
-    rows = preprocess(checked.where(F.col(REJECT_REASON).isNull()))
+    rows = valid_features(checked)
     train_rows, test_rows = rows.randomSplit([1 - a.test_fraction, a.test_fraction], seed=a.seed)
     if train_rows.where("label = 1").limit(1).count() == 0 or train_rows.where("label = 0").limit(1).count() == 0:
         raise JobError(f"training data {a.input} needs both churned and retained customers")

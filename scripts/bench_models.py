@@ -20,17 +20,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "pyspark"))
 
-from lab_contract import REJECT_REASON  # noqa: E402
-from lab_features import preprocess  # noqa: E402
+from lab_features import valid_features  # noqa: E402
 from lab_model import LogisticModel, build_pipeline, score  # noqa: E402
-from lab_validation import read_customers, validate  # noqa: E402
+from lab_validation import checked_rows  # noqa: E402
 from pyspark.sql import SparkSession  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
-
-
-def rows_of(spark, path: Path, with_label: bool):
-    checked = validate(read_customers(spark, str(path), with_label=with_label), with_label=with_label)
-    return preprocess(checked.where(F.col(REJECT_REASON).isNull()))
 
 
 def candidates():
@@ -64,9 +57,9 @@ def main() -> int:
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
 
     data = REPO / "pyspark" / "data"
-    train, test = rows_of(spark, data / "training.csv", True).randomSplit([0.8, 0.2], seed=42)
+    train, test = valid_features(checked_rows(spark, str(data / "training.csv"), True)).randomSplit([0.8, 0.2], seed=42)
     train, test = train.cache(), test.cache()
-    sample = rows_of(spark, data / "scoring.csv", False).cache()
+    sample = valid_features(checked_rows(spark, str(data / "scoring.csv"), False)).cache()
     copies = -(-a.rows // sample.count())
     many = sample.crossJoin(spark.range(copies).withColumnRenamed("id", "copy")).limit(a.rows).drop("copy").cache()
     many.count()

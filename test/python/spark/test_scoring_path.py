@@ -11,8 +11,8 @@ import batch_scoring
 import model_training
 import sample_data
 from conftest import job_args, write_csv
-from lab_contract import INPUT_COLUMNS, REJECT_REASON, REJECTS_TABLE, RUNS_TABLE
-from lab_features import preprocess
+from lab_contract import INPUT_COLUMNS, REJECTS_TABLE, RUNS_TABLE
+from lab_features import valid_features
 from lab_job import JobError, run_main
 from lab_model import (
     CATEGORICAL_FEATURES,
@@ -24,7 +24,7 @@ from lab_model import (
     with_feature_vector,
 )
 from lab_registry import METADATA_FILE
-from lab_validation import read_customers, validate
+from lab_validation import checked_rows
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
@@ -35,24 +35,21 @@ FOREST_AUC = 0.8187
 AUC_BOUND = FOREST_AUC - 0.005
 
 
-def rows_of(spark, path, with_label):
-    checked = validate(read_customers(spark, str(path), with_label=with_label), with_label=with_label)
-    return preprocess(checked.where(F.col(REJECT_REASON).isNull()))
-
-
 def test_the_default_model_keeps_the_held_out_auc_within_the_bound(models_root):
     meta = json.loads((models_root / "v-test" / METADATA_FILE).read_text())
     assert meta["metrics"]["auc"] >= AUC_BOUND, meta["metrics"]
 
 
 def test_sql_scores_equal_spark_ml_logistic_regression_on_the_same_rows(spark, sample_files, tmp_path):
-    train = rows_of(spark, sample_files["training"], with_label=True).cache()
+    train = valid_features(checked_rows(spark, str(sample_files["training"]), with_label=True)).cache()
     model, reference = LogisticModel.fit(train)
     header = INPUT_COLUMNS
     odd = dict(zip(INPUT_COLUMNS, ["X1", "", "0", "No", "No", "5", "Yes", "No", "DSL"] + ["No"] * 6, strict=False))
     odd.update(Contract="Ten year", PaperlessBilling="Yes", PaymentMethod="Bitcoin", MonthlyCharges="50.00", TotalCharges="")
     extra = write_csv(tmp_path / "odd.csv", header, [[odd[c] for c in header]])
-    rows = rows_of(spark, sample_files["scoring"], with_label=False).unionByName(rows_of(spark, extra, with_label=False))
+    rows = valid_features(checked_rows(spark, str(sample_files["scoring"]), with_label=False)).unionByName(
+        valid_features(checked_rows(spark, str(extra), with_label=False))
+    )
 
     ours = model.score(rows).select("customer_id", "churn_probability", "prediction")
     theirs = reference.transform(with_feature_vector(rows, design(category_levels(train)))).select(
