@@ -189,6 +189,8 @@ describe('ordering', () => {
       'google_service_account identity_lab-sa',
       // ActAs on the spark account is one of the environment's grants; it names that account.
       'google_service_account identity_spark-sa',
+      // ActAs on itself: Composer 3 asks for it where constraints/gcp.resourceLocations is enforced.
+      'google_service_account_iam_member identity_lab-acts-as-itself',
       'google_service_account_iam_member identity_lab-acts-as-spark',
       'google_storage_bucket storage_composer_bucket',
       'google_storage_bucket_iam_member storage_composer_lab-objectUser',
