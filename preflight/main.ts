@@ -22,12 +22,21 @@ export function formatTable(rows: readonly Row[]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w)).concat('-')), ...cells.map(line)].join('\n');
 }
 
-/** ADC, with the token endpoint overridable like every other URL (the tests answer it locally). */
-async function credentials(env: Env): Promise<HeaderSource> {
+/**
+ * ADC, with the token endpoint overridable like every other URL (the tests answer it locally).
+ * Token requests go through Node's own fetch, as the API calls do (gaxios would otherwise import
+ * node-fetch, an ES module, on first use).
+ */
+async function credentials(env: Env, projectId: string): Promise<HeaderSource> {
   const tokenUrl = env[OAUTH2_TOKEN_URL_ENV];
   const auth = new GoogleAuth({
+    // Given, so that the library does not look for a project of its own (gcloud, metadata server).
+    projectId,
     scopes: ['https://www.googleapis.com/auth/cloud-platform'],
-    clientOptions: tokenUrl ? { endpoints: { oauth2TokenUrl: tokenUrl } } : undefined,
+    clientOptions: {
+      transporterOptions: { fetchImplementation: fetch },
+      ...(tokenUrl ? { endpoints: { oauth2TokenUrl: tokenUrl } } : {}),
+    },
   });
   return auth.getClient();
 }
@@ -50,7 +59,7 @@ export async function main(env: Env, print: (s: string) => void = console.log): 
   }
   let auth: HeaderSource;
   try {
-    auth = await credentials(env);
+    auth = await credentials(env, config.projectId);
     // One token up front, so that a credentials problem is one message, not a row per check.
     await auth.getRequestHeaders();
   } catch (e) {
