@@ -99,8 +99,9 @@ def lab_dag_settings(version_pattern: str, version_help: str, input_help: str) -
 # Left to its defaults a batch also autoscales (dynamic allocation is on by default:
 # https://cloud.google.com/dataproc-serverless/docs/concepts/autoscaling) and may ask for more
 # executors than a new project's CPUS quota holds; with it off, the batch keeps 2 executors.
-# The disks are the size a 4-core driver or executor gets by default on the standard disk tier
-# (100 GiB per core), stated so that the DISKS_TOTAL_GB quota a batch takes is written down.
+# The disks are 400g, the standard-tier default Google's own batch editor fills in for a 4-core
+# driver or executor (GoogleCloudDataproc/dataproc-jupyter-plugin, src/utils/const.ts), stated so
+# that the DISKS_TOTAL_GB quota a batch takes is written down.
 # The values live in batch_size.json beside this file (uploaded with the DAGs): `npm run preflight`
 # reads the same file to check the quota. A local file read, no variable or network access.
 BATCH_SIZE: dict[str, str] = json.loads(Path(__file__).with_name("batch_size.json").read_text())["properties"]
