@@ -41,6 +41,12 @@ export function batchFootprint(size: Record<string, string>): { vcpus: number; d
     // With autoscaling on, the batch may grow past any figure computed here.
     throw new Error('batch size spark.dynamicAllocation.enabled must be "false" for its quota to be known');
   }
+  // The premium tiers draw on other quotas (N2_CPUS, LOCAL_SSD_TOTAL_GB_PER_VM_FAMILY; quotas page).
+  for (const key of ['driver.compute', 'executor.compute', 'driver.disk', 'executor.disk'].map((k) => `spark.dataproc.${k}.tier`)) {
+    if (size[key] !== undefined && size[key] !== 'standard') {
+      throw new Error(`batch size ${key}: ${JSON.stringify(size[key])} is not supported by preflight; expected "standard" or unset`);
+    }
+  }
   const executors = property(size, 'spark.executor.instances', wholeNumber);
   return {
     vcpus: property(size, 'spark.driver.cores', wholeNumber) + executors * property(size, 'spark.executor.cores', wholeNumber),

@@ -377,6 +377,9 @@ describe('what the lab needs comes from the stack', () => {
     expect(size).toEqual(JSON.parse(fs.readFileSync(path.join(REPO, 'airflow/dags/batch_size.json'), 'utf-8')).properties);
     expect(batchFootprint(size)).toEqual({ vcpus: 12, diskGb: 1200 });
     expect(() => batchFootprint({ ...size, 'spark.dynamicAllocation.enabled': 'true' })).toThrow(/must be "false"/);
+    expect(() => batchFootprint({ ...size, 'spark.dataproc.executor.disk.tier': 'premium' })).toThrow(
+      'batch size spark.dataproc.executor.disk.tier: "premium" is not supported by preflight; expected "standard" or unset');
+    expect(batchFootprint({ ...size, 'spark.dataproc.driver.compute.tier': 'standard' })).toEqual({ vcpus: 12, diskGb: 1200 });
     expect(() => batchFootprint({ ...size, 'spark.dataproc.executor.disk.size': 'big' })).toThrow(
       'batch size spark.dataproc.executor.disk.size: "big" is not valid; expected a size such as 400g');
   });
