@@ -19,9 +19,11 @@ import { suppressCheck } from './policy';
  * says only that the agent holds the Cloud Composer API Service Agent role, granted when the API
  * is enabled, and must keep it; Composer 3 runs the environment's cluster outside the project,
  * and its "Create environments" page (https://cloud.google.com/composer/docs/composer-3/create-environments)
- * asks of a user-managed environment account only roles/composer.worker (plus
- * iam.serviceAccountUser on itself for resource-location restrictions or PyPI packages from
- * Artifact Registry, neither of which the lab uses).
+ * asks of a user-managed environment account only roles/composer.worker, plus
+ * iam.serviceAccountUser on itself where the environment uses resource location restrictions
+ * or installs PyPI packages from Artifact Registry (Step 1, item 3). The lab installs no
+ * packages, but many organizations enforce constraints/gcp.resourceLocations, so the lab makes
+ * that self-grant (Identity below): it costs nothing where the policy is absent.
  *
  * So the grant, the project-number lookup it needed (data.google_project, an API read at plan
  * time) and its race with the agent's creation (GoogleCloudPlatform/data-migration-tool PR #45,
@@ -64,21 +66,29 @@ export const PROJECT_ROLES: Readonly<Record<'lab' | 'spark', readonly string[]>>
  * missing permission surfaces only as a batch whose driver times out after 600 s on a real
  * project, which nothing here can test; for a first deploy the documented role is the robust
  * choice. roles/composer.worker is the role Composer requires of the environment's account and
- * can only be granted on the project. The bucket and dataset grants stay: they state which
- * data each account uses, and they keep working if a narrower role replaces dataproc.worker.
+ * can only be granted on the project; its permission list
+ * (https://cloud.google.com/iam/docs/roles-permissions/composer) holds storage.buckets.get, list
+ * and create and storage.objects.* at project level, so s8s-lab-sa too reaches every bucket of
+ * the project and its objectUser grant on the composer bucket narrows nothing. The bucket and
+ * dataset grants stay: they state which data each account uses, and they keep working if a
+ * narrower role replaces dataproc.worker or composer.worker.
  */
 export const ROLE_REACH: Readonly<Record<string, string>> = {
   'roles/composer.worker':
     'Everything an environment\'s account needs to run Composer, at project level (not limited to this ' +
-    'environment); Google requires it and offers no narrower scope. Permission list: ' +
-    'https://cloud.google.com/iam/docs/roles-permissions/composer',
+    'environment); Google requires it and offers no narrower scope. It includes storage.buckets.get, list and ' +
+    'create and storage.objects.* on every bucket of the project: read, write and delete any object, so the ' +
+    'composer bucket grant narrows nothing. Permission list: https://cloud.google.com/iam/docs/roles-permissions/composer',
   'roles/dataproc.editor':
     'Create, watch and delete Dataproc Serverless batches (batches have no resource-level IAM); being ' +
     'project-wide it also creates, updates and deletes any Dataproc cluster, job or workflow template in ' +
     'the project, the history server included',
   'roles/bigquery.jobUser':
     'Run BigQuery jobs billed to the project; reading or writing table data needs a dataset grant as well',
-  'roles/iam.serviceAccountUser': 'Act as s8s-spark-sa only, so that submitted batches run as it',
+  'roles/iam.serviceAccountUser':
+    'Act as the account it is granted on and no other: on s8s-spark-sa so that submitted batches run as it; on ' +
+    's8s-lab-sa itself because Composer 3 asks for it where constraints/gcp.resourceLocations is enforced ' +
+    '(https://cloud.google.com/composer/docs/composer-3/create-environments, Step 1, item 3)',
   'roles/dataproc.worker':
     'What a batch or cluster VM needs to run (Dataproc agent and task calls, logging, monitoring), plus ' +
     'storage.buckets.get and storage.objects.* on every bucket of the project: read, write and delete any object',
@@ -98,13 +108,13 @@ export interface IdentityProps {
 
 /**
  * Two accounts: `lab` runs the Composer environment and submits batches, `spark` runs the
- * batches and the history server. `lab` may act as `spark` and nothing else. What each role
+ * batches and the history server. `lab` may act as `spark` and as itself (Composer asks for it), nothing else. What each role
  * reaches is stated in ROLE_REACH.
  */
 export class Identity extends Construct {
   readonly lab: Principal;
   readonly spark: Principal;
-  /** Grants the Composer environment needs before it is created. */
+  /** Grants the Composer environment needs before it is created (its project roles and both ActAs grants). */
   readonly composerPrerequisites: ITerraformDependable[] = [];
   /** Grants the batches and the history server need. */
   readonly sparkPrerequisites: ITerraformDependable[] = [];
@@ -135,6 +145,13 @@ export class Identity extends Construct {
     this.composerPrerequisites.push(
       new ServiceAccountIamMember(this, 'lab-acts-as-spark', {
         serviceAccountId: this.spark.account.name,
+        role: 'roles/iam.serviceAccountUser',
+        member: this.lab.member,
+      }),
+      // ActAs on itself: Composer 3's create page (Step 1, item 3) asks for it where the
+      // organization enforces constraints/gcp.resourceLocations; the environment waits for it.
+      new ServiceAccountIamMember(this, 'lab-acts-as-itself', {
+        serviceAccountId: this.lab.account.name,
         role: 'roles/iam.serviceAccountUser',
         member: this.lab.member,
       }),

@@ -125,7 +125,8 @@ export class LabStack extends TerraformStack {
     // Uploads go to the lab's buckets, so they need neither the environment nor the cluster.
     new Uploads(this, 'uploads', {
       rules: [
-        { folder: 'airflow/dags', extensions: ['.py'], bucket: b.composer.bucket.name, prefix: 'dags' },
+        // batch_size.json: the batch's size, read by s8s_common.py beside it (and by npm run preflight).
+        { folder: 'airflow/dags', extensions: ['.py', '.json'], bucket: b.composer.bucket.name, prefix: 'dags' },
         { folder: 'pyspark', extensions: ['.py', '.json'], bucket: b.code.bucket.name, prefix: 'pyspark' },
         { folder: 'pyspark/data', extensions: ['.csv'], bucket: b.data.bucket.name, prefix: 'data' },
       ],

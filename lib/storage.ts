@@ -21,6 +21,14 @@ export interface LabBucketProps {
  * A bucket with the lab's secure defaults: uniform bucket-level access, public access
  * prevention enforced, versioning with old versions expiring after a week, and force_destroy
  * so `cdktf destroy` removes it with its contents.
+ *
+ * Soft delete is off. Left to Cloud Storage's default, every deleted object is kept, and
+ * billed as storage, for 7 days (604800 s) after deletion
+ * (https://cloud.google.com/storage/docs/soft-delete), so the objects `force_destroy` deletes
+ * would bill for a week after `cdktf destroy`. A retention of 0 disables it (provider 6.50.0
+ * `soft_delete_policy.retention_duration_seconds`); Dataproc creates its own staging buckets the
+ * same way (https://cloud.google.com/dataproc-serverless/docs/concepts/buckets). The lab's
+ * objects are reproducible: the uploads come from this repository, the rest is lab output.
  */
 export class LabBucket extends Construct {
   readonly bucket: StorageBucket;
@@ -45,6 +53,7 @@ export class LabBucket extends Construct {
       publicAccessPrevention: 'enforced',
       forceDestroy: true,
       versioning: { enabled: true },
+      softDeletePolicy: { retentionDurationSeconds: 0 },
       lifecycleRule,
       labels: props.labels,
       dependsOn: props.dependsOn,

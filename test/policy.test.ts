@@ -17,6 +17,12 @@ describe('destroy leaves nothing billing', () => {
     for (const b of buckets) expect(b.force_destroy).toBe(true);
   });
 
+  test('soft delete is off on every bucket: deleted objects would bill for 7 more days (lib/storage.ts)', () => {
+    const buckets = Object.values(resourcesOf(stack, 'google_storage_bucket'));
+    expect(buckets.map((b) => b.labels.purpose).sort()).toEqual(['code', 'composer', 'data', 'models', 'phs', 'spark']);
+    for (const b of buckets) expect(b.soft_delete_policy).toEqual({ retention_duration_seconds: 0 });
+  });
+
   test('every dataset deletes its contents and no table keeps deletion protection', () => {
     for (const d of Object.values(resourcesOf(stack, 'google_bigquery_dataset'))) expect(d.delete_contents_on_destroy).toBe(true);
     const tables = Object.values(resourcesOf(stack, 'google_bigquery_table'));
@@ -119,8 +125,11 @@ describe('least privilege', () => {
     expect(rows.sort()).toEqual(actual.map(([who, role, scope]) => [who, role, scopeText(scope), ROLE_REACH[role]]).sort());
   });
 
-  test('ActAs is granted on one account, not the project', () => {
+  test('ActAs is granted on two accounts, never the project: lab on spark (batches) and lab on itself (Composer)', () => {
     const actAs = actual.filter(([, role]) => role === 'roles/iam.serviceAccountUser');
-    expect(actAs).toEqual([['lab', 'roles/iam.serviceAccountUser', 'service-account:spark']]);
+    expect(actAs).toEqual([
+      ['lab', 'roles/iam.serviceAccountUser', 'service-account:lab'],
+      ['lab', 'roles/iam.serviceAccountUser', 'service-account:spark'],
+    ]);
   });
 });

@@ -55,13 +55,13 @@ describe('storage', () => {
       purpose: purposes[refId(o.bucket)], name: o.name as string, source: o.source as string,
     }));
     const expected = [
-      ...fs.readdirSync(path.join(REPO, 'airflow/dags')).filter((f) => f.endsWith('.py')).map((f) => ['composer', `dags/${f}`]),
+      ...fs.readdirSync(path.join(REPO, 'airflow/dags')).filter((f) => /\.(py|json)$/.test(f)).map((f) => ['composer', `dags/${f}`]),
       ...fs.readdirSync(path.join(REPO, 'pyspark')).filter((f) => /\.(py|json)$/.test(f)).map((f) => ['code', `pyspark/${f}`]),
       ...fs.readdirSync(path.join(REPO, 'pyspark/data')).filter((f) => f.endsWith('.csv')).map((f) => ['data', `data/${f}`]),
     ];
     expect(objects.map((o) => [o.purpose, o.name]).sort()).toEqual(expected.sort());
     expect(objects.map((o) => o.name)).toEqual(expect.arrayContaining([
-      'dags/customer_churn_prediction.py', 'dags/customer_churn_training.py', 'pyspark/batch_scoring.py',
+      'dags/customer_churn_prediction.py', 'dags/customer_churn_training.py', 'dags/batch_size.json', 'pyspark/batch_scoring.py',
       'pyspark/lab_sinks.py', 'pyspark/table_schemas.json', 'data/scoring.csv', 'data/training.csv',
     ]));
     for (const o of objects) expect(o.source).toMatch(/^assets\/[^/]+\/[0-9A-F]{32,}\/[^/]+$/i);
@@ -189,6 +189,8 @@ describe('ordering', () => {
       'google_service_account identity_lab-sa',
       // ActAs on the spark account is one of the environment's grants; it names that account.
       'google_service_account identity_spark-sa',
+      // ActAs on itself: Composer 3 asks for it where constraints/gcp.resourceLocations is enforced.
+      'google_service_account_iam_member identity_lab-acts-as-itself',
       'google_service_account_iam_member identity_lab-acts-as-spark',
       'google_storage_bucket storage_composer_bucket',
       'google_storage_bucket_iam_member storage_composer_lab-objectUser',

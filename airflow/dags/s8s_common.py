@@ -9,8 +9,10 @@ AIRFLOW_VAR_* environment variables the stack sets (airflow/variables.json lists
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from airflow.providers.google.cloud.operators.dataproc import DataprocCreateBatchOperator
@@ -97,12 +99,12 @@ def lab_dag_settings(version_pattern: str, version_help: str, input_help: str) -
 # Left to its defaults a batch also autoscales (dynamic allocation is on by default:
 # https://cloud.google.com/dataproc-serverless/docs/concepts/autoscaling) and may ask for more
 # executors than a new project's CPUS quota holds; with it off, the batch keeps 2 executors.
-BATCH_SIZE = {
-    "spark.driver.cores": "4",
-    "spark.executor.cores": "4",
-    "spark.executor.instances": "2",
-    "spark.dynamicAllocation.enabled": "false",
-}
+# The disks are 400g, the standard-tier default Google's own batch editor fills in for a 4-core
+# driver or executor (GoogleCloudDataproc/dataproc-jupyter-plugin, src/utils/const.ts), stated so
+# that the DISKS_TOTAL_GB quota a batch takes is written down.
+# The values live in batch_size.json beside this file (uploaded with the DAGs): `npm run preflight`
+# reads the same file to check the quota. A local file read, no variable or network access.
+BATCH_SIZE: dict[str, str] = json.loads(Path(__file__).with_name("batch_size.json").read_text())["properties"]
 BATCH_VCPUS = int(BATCH_SIZE["spark.driver.cores"]) + int(BATCH_SIZE["spark.executor.cores"]) * int(
     BATCH_SIZE["spark.executor.instances"]
 )

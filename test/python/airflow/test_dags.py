@@ -74,6 +74,8 @@ def test_scoring_batch_renders_what_the_stack_sets(dagbag):
             "spark.executor.cores": "4",
             "spark.executor.instances": "2",
             "spark.dynamicAllocation.enabled": "false",
+            "spark.dataproc.driver.disk.size": "400g",
+            "spark.dataproc.executor.disk.size": "400g",
         },
     }
     execution = batch["environment_config"]["execution_config"]
@@ -275,15 +277,21 @@ def test_ruff_with_airflow_rules_passes():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_readme_states_the_cpu_quota_the_batches_need():
-    """Prerequisites names the regional CPUS quota for the batch size the DAGs ask for (plus the
-    history server's e2-standard-2); the batch cannot grow past that size."""
+def test_readme_states_the_quota_the_batches_need():
+    """Prerequisites names the regional CPUS and DISKS_TOTAL_GB and the global CPUS_ALL_REGIONS
+    quota for the batch size the DAGs ask for (batch_size.json, which npm run preflight reads too)
+    plus the history server's e2-standard-2 and 35 GB disk; the batch cannot grow past that size."""
     import s8s_common
 
     size = s8s_common.BATCH_SIZE
+    assert size == json.loads((DAGS / "batch_size.json").read_text())["properties"]
     vcpus = int(size["spark.driver.cores"]) + int(size["spark.executor.cores"]) * int(size["spark.executor.instances"])
     assert vcpus == s8s_common.BATCH_VCPUS == 12
     assert size["spark.dynamicAllocation.enabled"] == "false"
+    disk = int(size["spark.dataproc.driver.disk.size"].removesuffix("g"))
+    assert disk == int(size["spark.dataproc.executor.disk.size"].removesuffix("g")) == 400
     readme = (REPO / "README.md").read_text()
-    assert f"`CPUS` quota of at least {vcpus + 2} in `S8S_REGION`: {vcpus} for a batch" in readme
-    assert f"{2 * vcpus + 2} if a training and a scoring batch run at once" in readme
+    assert f"`CPUS` {vcpus + 2} ({vcpus} for a batch" in readme
+    assert f"`DISKS_TOTAL_GB` {disk * (1 + int(size['spark.executor.instances'])) + 35} ({disk} GB for the driver" in readme
+    assert f"{vcpus + 2} of the global `CPUS_ALL_REGIONS`" in readme
+    assert f"{2 * vcpus + 2} CPUs if a training and a scoring batch run at once" in readme

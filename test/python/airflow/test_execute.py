@@ -151,6 +151,8 @@ def test_scoring_batch_request_and_success(dagbag, google):
         "spark.executor.cores": "4",
         "spark.executor.instances": "2",
         "spark.dynamicAllocation.enabled": "false",
+        "spark.dataproc.driver.disk.size": "400g",
+        "spark.dataproc.executor.disk.size": "400g",
     }
     execution = batch.environment_config.execution_config
     assert execution.service_account == V["umsa_fqn"]
