@@ -143,7 +143,7 @@ def rejects_of(checked: DataFrame) -> DataFrame:
 
 TOP_REASONS = 20
 # Observed metrics reach the driver through the listener bus right after the write; Observation.get
-# blocks until then (https://spark.apache.org/docs/3.5.1/api/python/reference/pyspark.sql/api/
+# blocks until then (https://spark.apache.org/docs/3.5.3/api/python/reference/pyspark.sql/api/
 # pyspark.sql.Observation.get.html). A write that never ran the observed plan must fail the job,
 # not leave it waiting. The BigQuery connector's indirect write runs one (BigQueryWriteHelper in
 # GoogleCloudDataproc/spark-bigquery-connector saves the DataFrame with a Spark file write first).
