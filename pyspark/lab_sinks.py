@@ -117,8 +117,8 @@ def bigquery_client(project: str):
 # attempt can start a job after the fence has listed them.
 PIPELINE_LABEL = "s8s-pipeline-id"
 BATCH_LABEL = "s8s-batch-id"
-# Label values: at most 63 lowercase letters, digits, '_' and '-'
-# (https://cloud.google.com/bigquery/docs/labels-intro#requirements). Pipeline ids may be longer.
+# Job label keys and values: at most 63 lowercase letters, digits, '_' and '-' (JobConfiguration.labels,
+# https://cloud.google.com/bigquery/docs/reference/rest/v2/Job#JobConfiguration). Pipeline ids may be longer.
 LABEL_VALUE_MAX = 63
 # How long the fence waits for cancelled jobs to reach DONE, and how often it asks.
 FENCE_WAIT_S = 300
