@@ -146,13 +146,13 @@ def earlier_attempt_jobs(client: Any, project: str, labels: Mapping[str, str]) -
     them (https://cloud.google.com/bigquery/docs/reference/rest/v2/jobs/list): every attempt runs
     as the same batch account, so an earlier attempt's jobs are among them.
     """
-    found = []
+    found = {}  # by id: a job that went from PENDING to RUNNING between the two lists is in both
     for state in UNFINISHED_STATES:
         for job in client.list_jobs(project=project, state_filter=state):
             theirs = job.labels or {}
             if theirs.get(PIPELINE_LABEL) == labels[PIPELINE_LABEL] and theirs.get(BATCH_LABEL) != labels[BATCH_LABEL]:
-                found.append(job)
-    return found
+                found.setdefault(job.job_id, job)
+    return list(found.values())
 
 
 def fence_earlier_jobs(

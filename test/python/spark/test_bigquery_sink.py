@@ -81,6 +81,7 @@ class BigQueryTransport:
         self.requests: list[tuple[str, str, dict | None]] = []
         self.cancel_error = cancel_error  # an error response jobs.cancel gives instead
         self.jobs = {job["jobReference"]["jobId"]: job for job in jobs}
+        self.starts_when_listed = [i for i, j in self.jobs.items() if j["state"] == "PENDING"]
         self.gets_to_done = gets_to_done
         self.gets_since_cancel: dict[str, int] = {}
 
@@ -98,7 +99,10 @@ class BigQueryTransport:
             return Response({"jobComplete": True, "jobReference": inserted["jobReference"], "totalRows": "0", "schema": {}})
         if method == "GET" and path == JOBS:
             wanted = {s.upper() for s in query["stateFilter"]}
-            return Response({"kind": "bigquery#jobList", "jobs": [j for j in self.jobs.values() if j["state"] in wanted]})
+            listed = [j for j in self.jobs.values() if j["state"] in wanted]
+            for job_id in self.starts_when_listed:  # PENDING at the first list, RUNNING at the next
+                self.jobs[job_id] = {**self.jobs[job_id], "state": "RUNNING", "status": {"state": "RUNNING"}}
+            return Response({"kind": "bigquery#jobList", "jobs": listed})
         if method == "POST" and path.startswith(JOBS + "/") and path.endswith("/cancel"):
             job_id = path.split("/")[-2]
             if self.cancel_error:
@@ -298,6 +302,7 @@ def test_the_fence_cancels_only_an_earlier_attempts_unfinished_jobs_of_this_pipe
     transport = BigQueryTransport(jobs, gets_to_done=2)
     sleeps: list[float] = []
     fenced = fence_earlier_jobs(client_on(transport), "demo-proj", labelled(THIS_BATCH), sleep=sleeps.append)
+    # earlier-delete starts between the two lists, so both list it: it is cancelled once.
     assert fenced == ["earlier-delete", "earlier-load"]
     calls = transport.calls()
     # jobs.list of the caller's own jobs (allUsers unset: false), with their configuration (labels), per state.
