@@ -34,7 +34,10 @@ export interface HistoryServerProps {
 /**
  * A single-node Dataproc cluster serving the Persistent Spark History Server. Batches point at
  * it and write event logs under gs://<phs bucket>/<batch>/spark-job-history, which the server
- * reads through the wildcard in spark.history.fs.logDirectory.
+ * reads through the wildcard in spark.history.fs.logDirectory. Its image (PHS_IMAGE_VERSION,
+ * 2.3-debian12) is the version of the batches' runtime (SPARK_RUNTIME_VERSION, 2.3): the
+ * history-server page requires the two to match
+ * (https://cloud.google.com/dataproc/docs/concepts/jobs/history-server, "Limitations").
  */
 export class HistoryServer extends Construct {
   readonly cluster: DataprocCluster;

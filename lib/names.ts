@@ -1,9 +1,16 @@
 import { LabConfig } from './config';
 
-/** Dataproc Serverless runtime of every batch; the history server's image must match it. */
-export const SPARK_RUNTIME_VERSION = '2.2';
-/** Dataproc image family for the history server that matches SPARK_RUNTIME_VERSION. */
-export const PHS_IMAGE_VERSION = '2.2-debian12';
+/**
+ * Dataproc Serverless runtime of every batch: 2.3 LTS (Spark 3.5.3, Python 3.11), supported until
+ * 2027-11-26; 2.2's support ended 2026-09-30. Runtime 3.0 has no Persistent History Server.
+ * docs/versions.md has the pages and the date checked.
+ */
+export const SPARK_RUNTIME_VERSION = '2.3';
+/**
+ * Image of the history server: the history server's image version must match the version its
+ * applications ran on (Dataproc history-server page), so 2.3 for runtime 2.3. Supported until 2027-06-09.
+ */
+export const PHS_IMAGE_VERSION = '2.3-debian12';
 /** Fixed by the lab: the seed's query reads `customer_churn_ds.batch_predictions`. */
 export const DATASET_ID = 'customer_churn_ds';
 

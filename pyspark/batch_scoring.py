@@ -29,7 +29,7 @@ from lab_features import valid_features
 from lab_job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg, run_main
 from lab_model import load_model, score
 from lab_registry import LATEST, check_model_version, resolve_model_version
-from lab_sinks import BigQuerySink, LocalSink, run_row
+from lab_sinks import BigQuerySink, LocalSink, run_labels, run_row
 from lab_validation import checked_rows
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None) -> ScoringConfig:
         if missing:
             p.error(f"{', '.join(missing)} required with --sink bigquery")
         try:  # before any Spark work: a missing client library fails the batch in seconds
-            sink = BigQuerySink.connect(a.project, a.dataset, a.temp_bucket)
+            sink = BigQuerySink.connect(a.project, a.dataset, a.temp_bucket, run_labels(a.pipeline_id, a.batch_id))
         except JobError as e:
             p.error(f"--sink bigquery: {e}")
     return ScoringConfig(
@@ -143,7 +143,7 @@ def rejects_of(checked: DataFrame) -> DataFrame:
 
 TOP_REASONS = 20
 # Observed metrics reach the driver through the listener bus right after the write; Observation.get
-# blocks until then (https://spark.apache.org/docs/3.5.1/api/python/reference/pyspark.sql/api/
+# blocks until then (https://spark.apache.org/docs/3.5.3/api/python/reference/pyspark.sql/api/
 # pyspark.sql.Observation.get.html). A write that never ran the observed plan must fail the job,
 # not leave it waiting. The BigQuery connector's indirect write runs one (BigQueryWriteHelper in
 # GoogleCloudDataproc/spark-bigquery-connector saves the DataFrame with a Spark file write first).
@@ -197,6 +197,8 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     predictions = conform(with_run_columns(scored, cfg, version), PREDICTIONS_TABLE).observe(
         predictions_written, F.count(F.lit(1)).alias("scored"), F.coalesce(F.sum("prediction"), F.lit(0)).alias("churn")
     )
+    # An earlier attempt's BigQuery job still running could land after this attempt's DELETE.
+    cfg.sink.fence_earlier_attempts()
     cfg.sink.replace(spark, PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
     seen = observed(input_seen, "the input", ("read", "rejected"))
     written = observed(predictions_written, PREDICTIONS_TABLE, ("scored", "churn"))

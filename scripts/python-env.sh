@@ -33,7 +33,7 @@ ensure_uv() {
   echo "$env/bin/uv"
 }
 
-# Spark needs a Java runtime; Dataproc runtime 2.2 runs Java 17.
+# Spark needs a Java runtime; Dataproc runtime 2.3 runs Java 17.
 ensure_java() {
   if java -version 2>&1 | grep -qE 'version "(17|21)'; then return; fi
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

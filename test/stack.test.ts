@@ -96,14 +96,14 @@ describe('bigquery', () => {
 
 describe('history server', () => {
   const cluster = single(stack, 'google_dataproc_cluster');
-  test('single node, cheapest valid machine, small disk, internal IPs, runtime 2.2 image', () => {
+  test('single node, cheapest valid machine, small disk, internal IPs, runtime 2.3 image', () => {
     const cfg = cluster.cluster_config;
     expect(cluster.name).toBe('s8s-phs');
     expect(cfg.master_config).toEqual({
       num_instances: 1, machine_type: 'e2-standard-2', disk_config: { boot_disk_type: 'pd-standard', boot_disk_size_gb: 35 },
     });
     expect(cfg.worker_config).toBeUndefined();
-    expect(cfg.software_config.image_version).toBe('2.2-debian12');
+    expect(cfg.software_config.image_version).toBe('2.3-debian12');
     expect(cfg.gce_cluster_config.internal_ip_only).toBe(true);
     expect(cfg.endpoint_config.enable_http_port_access).toBe(true);
   });
@@ -148,7 +148,7 @@ describe('composer', () => {
     }
     expect(vars).toMatchObject({
       AIRFLOW_VAR_PROJECT_ID: 'demo-proj', AIRFLOW_VAR_REGION: 'us-central1', AIRFLOW_VAR_PHS_SERVER: 's8s-phs',
-      AIRFLOW_VAR_BQ_DATASET: 'customer_churn_ds', AIRFLOW_VAR_MODEL_VERSION: 'latest', AIRFLOW_VAR_SPARK_RUNTIME_VERSION: '2.2',
+      AIRFLOW_VAR_BQ_DATASET: 'customer_churn_ds', AIRFLOW_VAR_MODEL_VERSION: 'latest', AIRFLOW_VAR_SPARK_RUNTIME_VERSION: '2.3',
     });
   });
 
