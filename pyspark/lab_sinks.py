@@ -11,6 +11,7 @@ it fails in seconds instead of after scoring every row.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -80,6 +81,16 @@ class LocalSink:
         self.replace(spark, RUNS_TABLE, row["pipeline_id"], one_row(spark, row, spark_schema(RUNS_TABLE)))
 
 
+# Set only by the cloud twin (scripts/twin.py): the BigQuery emulator's REST endpoint. Unset on
+# Dataproc, where the client and the connector talk to BigQuery itself.
+ENDPOINT_VARIABLE = "S8S_BIGQUERY_ENDPOINT"
+
+
+def bigquery_endpoint() -> str | None:
+    """The BigQuery endpoint to use instead of Google's, or None (the default endpoint)."""
+    return os.environ.get(ENDPOINT_VARIABLE) or None
+
+
 def bigquery_client(project: str):
     """A google-cloud-bigquery client, or a JobError saying why there is none."""
     try:
@@ -90,9 +101,25 @@ def bigquery_client(project: str):
             "run the job on a Serverless runtime or custom container that has it"
         ) from e
     try:
+        endpoint = bigquery_endpoint()
+        if endpoint:  # an emulator asks for no credentials
+            from google.auth.credentials import AnonymousCredentials
+
+            return bigquery.Client(project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint})
         return bigquery.Client(project=project)
     except Exception as e:  # noqa: BLE001 - credentials or project problems, re-raised with the setting
         raise JobError(f"cannot create a BigQuery client for project {project!r}: {str(e).splitlines()[0]}") from e
+
+
+def connector_write(rows: DataFrame, table_id: str, temp_bucket: str) -> None:
+    """Appends rows to a table through the spark-bigquery connector's indirect write: files in the
+    temporary bucket, then one load job. bigQueryHttpEndpoint (SparkBigQueryConfig in
+    GoogleCloudDataproc/spark-bigquery-connector) sends its BigQuery calls to an emulator."""
+    writer = rows.write.format("bigquery").option("writeMethod", "indirect").option("temporaryGcsBucket", temp_bucket)
+    endpoint = bigquery_endpoint()
+    if endpoint:
+        writer = writer.option("bigQueryHttpEndpoint", endpoint)
+    writer.mode("append").save(table_id)
 
 
 @dataclass(frozen=True)
@@ -151,13 +178,7 @@ class BigQuerySink:
 
     def replace(self, spark: SparkSession, table: str, pipeline_id: str, rows: DataFrame) -> None:
         self.delete_rows(table, pipeline_id)
-        (
-            rows.write.format("bigquery")
-            .option("writeMethod", "indirect")
-            .option("temporaryGcsBucket", self.temp_bucket)
-            .mode("append")
-            .save(self.table_id(table))
-        )
+        connector_write(rows, self.table_id(table), self.temp_bucket)
 
     def record_run(self, spark: SparkSession, row: dict[str, Any]) -> None:
         from google.cloud import bigquery
