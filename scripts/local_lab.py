@@ -22,10 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "pyspark"))  # the jobs' folder, never its parent
 sys.path.insert(1, str(REPO / "scripts"))
 
+import twin  # noqa: E402
+
 import batch_scoring  # noqa: E402
 import model_training  # noqa: E402
 import sample_data  # noqa: E402
-import twin  # noqa: E402
 from lab_contract import PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE  # noqa: E402
 from lab_job import JobError, get_spark, run_main  # noqa: E402
 from lab_registry import read_model_versions  # noqa: E402
@@ -39,7 +40,10 @@ MODELS_PREFIX = "churn-model"  # lib/contract.ts MODEL_METADATA_PATTERN
 def check_counts(pid: str, run: dict, scored: int, rejected: int) -> None:
     """What the scoring DAG's check task verifies: the run row's counts against the rows written."""
     checks = [
-        (f"read {run['read']} = scored {run['scored']} + rejected {run['rejected']}", run["read"] == run["scored"] + run["rejected"]),
+        (
+            f"read {run['read']} = scored {run['scored']} + rejected {run['rejected']}",
+            run["read"] == run["scored"] + run["rejected"],
+        ),
         (f"scored {run['scored']} = rows in {PREDICTIONS_TABLE} {scored}", run["scored"] == scored),
         (f"rejected {run['rejected']} = rows in {REJECTS_TABLE} {rejected}", run["rejected"] == rejected),
     ]
@@ -58,9 +62,9 @@ def print_rows(rows: list[dict], limit: int = 10) -> None:
     columns = list(rows[0])
     shown = [[_text(r[c]) for c in columns] for r in rows[:limit]]
     widths = [max(len(c), *(len(r[i]) for r in shown)) for i, c in enumerate(columns)]
-    print("  " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)))
+    print("  " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)))
     for r in shown:
-        print("  " + " | ".join(v.ljust(w) for v, w in zip(r, widths)))
+        print("  " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)))
     if len(rows) > limit:
         print(f"  ... {len(rows) - limit} more rows")
 
@@ -74,6 +78,7 @@ def _text(value) -> str:
 def report_from_bigquery(state: twin.TwinState, pid: str) -> None:
     """The walkthrough's queries, as written in README.md, run in the emulated BigQuery."""
     import twin_sql
+
     from lab_sinks import bigquery_client
 
     client = bigquery_client(state.project)
@@ -85,7 +90,13 @@ def report_from_bigquery(state: twin.TwinState, pid: str) -> None:
         print(f"{q.source}: {twin_sql.bind(' '.join(q.sql.split()), pid)}")
         if "batch_predictions" in q.sql and "SELECT *" in q.sql:
             rows = sorted(rows, key=lambda r: -r["churn_probability"])
-            rows = [{k: r[k] for k in ("customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability")} for r in rows]
+            rows = [
+                {
+                    k: r[k]
+                    for k in ("customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability")
+                }
+                for r in rows
+            ]
             print(f"  {len(rows)} rows; top 5 by churn_probability:")
             print_rows(rows, 5)
         else:
@@ -113,7 +124,10 @@ def report_from_parquet(spark: SparkSession, warehouse: Path, models: Path, pid:
         raise JobError(f"{RUNS_TABLE} holds {len(runs)} rows for pipeline_id {pid}; expected exactly 1")
     print(f"SELECT * FROM {DATASET}.{RUNS_TABLE} WHERE pipeline_id='{pid}':")
     print_rows(runs)
-    written = {t: spark.read.parquet(str(warehouse / t)).where(F.col("pipeline_id") == pid).count() for t in (PREDICTIONS_TABLE, REJECTS_TABLE)}
+    written = {
+        t: spark.read.parquet(str(warehouse / t)).where(F.col("pipeline_id") == pid).count()
+        for t in (PREDICTIONS_TABLE, REJECTS_TABLE)
+    }
     check_counts(pid, runs[0], written[PREDICTIONS_TABLE], written[REJECTS_TABLE])
     print(f"tables: {warehouse}/<table>/pipeline_id={pid}/")
     print("=" * 78)
@@ -131,7 +145,12 @@ def twin_spark(state: twin.TwinState) -> SparkSession:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Run the lab's data path locally.")
     p.add_argument("--workdir", type=Path, default=REPO / "local-run")
-    p.add_argument("--sink", choices=["bigquery", "local"], default="bigquery", help="bigquery: through the cloud twin (default); local: Parquet, no servers")
+    p.add_argument(
+        "--sink",
+        choices=["bigquery", "local"],
+        default="bigquery",
+        help="bigquery: through the cloud twin (default); local: Parquet, no servers",
+    )
     p.add_argument("--twin", type=Path, help="use the twin already running from this state folder (left running)")
     p.add_argument("--model-version", help="score with this version instead of training a new one")
     p.add_argument("--pipeline-id", help="default: local-<UTC time>")
@@ -179,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
              "--models-root", models_root, "--batch-id", a.batch_id, *sink_args]
         )  # fmt: skip
         summary = batch_scoring.run(spark, cfg)
-        print("predictions    " + ", ".join(f"{'churn' if k == '1' else 'stay'} ({k}): {v}" for k, v in summary["predictions"].items()))
+        print(
+            "predictions    "
+            + ", ".join(f"{'churn' if k == '1' else 'stay'} ({k}): {v}" for k, v in summary["predictions"].items())
+        )
         if state is not None:
             report_from_bigquery(state, pid)
         else:

