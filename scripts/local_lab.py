@@ -109,6 +109,7 @@ def report_from_bigquery(state: twin.TwinState, pid: str) -> None:
     (run,) = [dict(r.items()) for r in client.query(f"SELECT * FROM {table}.{RUNS_TABLE} WHERE pipeline_id = '{pid}'").result()]
     check_counts(pid, run, counts[PREDICTIONS_TABLE], counts[REJECTS_TABLE])
     print(f"BigQuery emulator: {state.bigquery_endpoint} (project {state.project}); Cloud Storage emulator: {state.gcs_endpoint}")
+    print("emulator memory (RSS): " + ", ".join(f"{name} {mib} MiB" for name, mib in twin.memory_mib(state).items()))
     print("=" * 78)
 
 

@@ -300,6 +300,24 @@ def _stop_pids(pids: dict) -> None:
                 pass
 
 
+def memory_mib(state: TwinState) -> dict[str, float]:
+    """Resident memory (VmRSS, MiB) of each emulator process and its children, from /proc."""
+    out = {}
+    for name, pid in state.pids.items():
+        total, todo = 0, [pid]
+        while todo:
+            p = todo.pop()
+            try:
+                status = Path(f"/proc/{p}/status").read_text()
+                total += int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
+                children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+            except (OSError, AttributeError):
+                continue
+            todo += [int(c) for c in children]
+        out[name] = round(total / 1024, 1)
+    return out
+
+
 def down(root: Path) -> None:
     path = Path(root) / "twin.json"
     if path.exists():
