@@ -8,6 +8,8 @@
 - BigQuery: bqemulator (REST on DuckDB + SQLGlot). Its load jobs read gs://bucket/object from the
   same folder (BQEMU_GCS_LOCAL_ROOT), so a file written through the Cloud Storage emulator is what a
   load job reads, as in the cloud.
+- Both keep their data under STATE_DIR (STATE_DIR/gcs, STATE_DIR/bigquery), so a later `up` of the
+  same folder finds the buckets, models and tables of earlier runs, as a deployed lab would.
 - Both come from the `twin` environment (scripts/python-env.sh twin), listen on free 127.0.0.1
   ports and log to STATE_DIR/logs/. They are test infrastructure, never part of the deployed stack.
 - The buckets, the dataset and the tables are the ones the stack synthesizes (scripts/twin_stack.ts);
@@ -250,13 +252,15 @@ def up(root: Path, env: Path | None = None) -> TwinState:
         log_files["gcs"],
     )  # fmt: skip
     pids["gcs"] = gcs.pid
-    home = root / "bq-home"
+    home, bq_data = root / "bq-home", root / "bigquery"
+    bq_data.mkdir(exist_ok=True)
     try:
         _wait_until_up("Cloud Storage (fake-gcs-server)", gcs, f"{gcs_url}/storage/v1/b?project={PROJECT}", log_files["gcs"])
         _spatial_home(env, home)
         bq = spawn(
             [str(env / "bin" / "bqemulator"), "start", "--rest-port", str(bq_port), "--grpc-port", str(grpc_port),
-             "--project", PROJECT, "--log-level", "warning", "--log-format", "console"],
+             "--project", PROJECT, "--persistent", "--data-dir", str(bq_data),
+             "--log-level", "warning", "--log-format", "console"],
             log_files["bigquery"],
             {"HOME": str(home), "BQEMU_GCS_LOCAL_ROOT": str(gcs_root)},
         )  # fmt: skip
@@ -363,7 +367,14 @@ def resolve_references(stack: dict) -> dict:
     return sub(stack)
 
 
-def _call(method: str, url: str, body: dict | None = None, data: bytes | None = None, content_type: str = "application/json"):
+def _call(
+    method: str,
+    url: str,
+    body: dict | None = None,
+    data: bytes | None = None,
+    content_type: str = "application/json",
+    exists_ok: bool = False,
+):
     payload = json.dumps(body).encode() if body is not None else data
     req = urllib.request.Request(url, data=payload, method=method, headers={"Content-Type": content_type})
     try:
@@ -371,6 +382,8 @@ def _call(method: str, url: str, body: dict | None = None, data: bytes | None = 
             text = r.read().decode() or "{}"
             return json.loads(text)
     except urllib.error.HTTPError as e:
+        if exists_ok and e.code == 409:  # created by an earlier run of a persistent twin
+            return {}
         raise TwinError(f"{method} {url} answered {e.code}: {e.read().decode(errors='replace')[:500]}") from e
 
 
@@ -401,15 +414,15 @@ def create_lab_objects(state: TwinState, stack: dict) -> None:
     """The stack's buckets in the Cloud Storage emulator, its dataset and tables in the BigQuery one."""
     res = stack["resources"]
     for bucket in res["google_storage_bucket"].values():
-        _call("POST", f"{state.gcs_endpoint}/storage/v1/b?project={state.project}", {"name": bucket["name"]})
+        _call("POST", f"{state.gcs_endpoint}/storage/v1/b?project={state.project}", {"name": bucket["name"]}, exists_ok=True)
     bq = f"{state.bigquery_endpoint}/bigquery/v2/projects/{state.project}"
     for ds in res["google_bigquery_dataset"].values():
         _call("POST", f"{bq}/datasets", {
             "datasetReference": {"projectId": state.project, "datasetId": ds["dataset_id"]},
             "location": ds["location"], "description": ds.get("description", ""), "labels": ds.get("labels", {}),
-        })  # fmt: skip
+        }, exists_ok=True)  # fmt: skip
     for table in res["google_bigquery_table"].values():
-        _call("POST", f"{bq}/datasets/{table['dataset_id']}/tables", bigquery_table_body(state.project, table))
+        _call("POST", f"{bq}/datasets/{table['dataset_id']}/tables", bigquery_table_body(state.project, table), exists_ok=True)
 
 
 def external_tables(stack: dict) -> list[dict]:
