@@ -126,8 +126,33 @@ def test_a_retry_of_the_pipeline_id_replaces_its_rows(google, first_run):
     assert (numbers["run_rows"], numbers["batch_id"], numbers["prediction_rows"]) == (1, retry_batch, 395)
 
 
-def test_a_run_missing_a_row_fails_the_check_naming_every_number(google, first_run):
+def dml(state, sql: str, pipeline_id: str) -> int:
+    """Runs a DML statement in the emulator with @p bound to the pipeline_id; rows affected."""
     from google.cloud import bigquery
+
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("p", "STRING", pipeline_id)])
+    job = client(state).query(sql, job_config=config)
+    job.result()
+    return job.num_dml_affected_rows
+
+
+def test_a_run_row_whose_counts_do_not_add_up_fails_the_check(google, first_run):
+    from s8s_common import batch_id_for
+
+    from airflow.exceptions import AirflowFailException
+
+    pipeline_id, _, _ = first_run
+    runs = f"`{google.project}.customer_churn_ds.batch_runs`"
+    assert dml(google, f"UPDATE {runs} SET `read` = `read` + 1 WHERE pipeline_id = @p", pipeline_id) == 1
+    try:
+        with pytest.raises(AirflowFailException, match=r"read 401 != scored 395 \+ rejected 5"):
+            check(google, pipeline_id, batch_id_for("score", RUN_ID, 2))
+    finally:
+        dml(google, f"UPDATE {runs} SET `read` = `read` - 1 WHERE pipeline_id = @p", pipeline_id)
+    assert check(google, pipeline_id, batch_id_for("score", RUN_ID, 2))["read"] == 400
+
+
+def test_a_run_missing_a_row_fails_the_check_naming_every_number(google, first_run):
     from s8s_common import batch_id_for
 
     from airflow.exceptions import AirflowFailException
@@ -135,11 +160,7 @@ def test_a_run_missing_a_row_fails_the_check_naming_every_number(google, first_r
     pipeline_id, _, _ = first_run
     table = f"`{google.project}.customer_churn_ds.batch_predictions`"
     one = f"(SELECT MIN(customer_id) FROM {table} WHERE pipeline_id = @p)"
-    sql = f"DELETE FROM {table} WHERE pipeline_id = @p AND customer_id = {one}"
-    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("p", "STRING", pipeline_id)])
-    job = client(google).query(sql, job_config=config)
-    job.result()
-    assert job.num_dml_affected_rows == 1
+    assert dml(google, f"DELETE FROM {table} WHERE pipeline_id = @p AND customer_id = {one}", pipeline_id) == 1
     with pytest.raises(AirflowFailException) as failed:
         check(google, pipeline_id, batch_id_for("score", RUN_ID, 2))
     message = str(failed.value)
@@ -149,11 +170,27 @@ def test_a_run_missing_a_row_fails_the_check_naming_every_number(google, first_r
 
 
 def test_a_run_row_written_by_another_batch_fails_the_check(google, first_run):
+    from airflow.exceptions import AirflowFailException
+
     pipeline_id, _, _ = first_run
-    with pytest.raises(Exception, match="not by this run's batch s8s-score-other-a1"):
+    with pytest.raises(AirflowFailException, match="not by this run's batch s8s-score-other-a1"):
         check(google, pipeline_id, "s8s-score-other-a1")
 
 
 def test_a_pipeline_id_with_no_run_row_fails_the_check(google, first_run):
-    with pytest.raises(Exception, match=r"expected 1 batch_runs row for the run, found 0 \(pipeline_id=never-ran,"):
+    from airflow.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match=r"expected 1 batch_runs row for the run, found 0 \(pipeline_id=never-ran,"):
         check(google, "never-ran", "s8s-score-never-ran-a1")
+
+
+def test_a_second_run_row_for_the_pipeline_id_fails_the_check(google, first_run):
+    from s8s_common import batch_id_for
+
+    from airflow.exceptions import AirflowFailException
+
+    pipeline_id, _, _ = first_run
+    runs = f"`{google.project}.customer_churn_ds.batch_runs`"
+    assert dml(google, f"INSERT INTO {runs} SELECT * FROM {runs} WHERE pipeline_id = @p", pipeline_id) == 1
+    with pytest.raises(AirflowFailException, match="expected 1 batch_runs row for the run, found 2"):
+        check(google, pipeline_id, batch_id_for("score", RUN_ID, 2))
