@@ -61,6 +61,10 @@ def indirect_write(rows, table_id: str, temp_bucket: str) -> None:
         fs.delete(path, True)
 
 
+# The job's own write through the connector, kept to show what it does without the jar.
+CONNECTOR_WRITE = lab_sinks.connector_write
+
+
 def install() -> None:
     """Makes the BigQuery sink write through the stand-in."""
     lab_sinks.connector_write = indirect_write

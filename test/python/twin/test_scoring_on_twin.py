@@ -68,3 +68,15 @@ def test_a_rerun_of_a_pipeline_id_replaces_its_rows(bq, twin_state, buckets, inp
     assert count(bq, twin_state.project, "batch_predictions", pipeline_id) == 395
     assert count(bq, twin_state.project, "batch_rejects", pipeline_id) == 5
     assert len(run_row(bq, twin_state.project, pipeline_id)) == 1
+
+
+def test_without_the_connector_jar_the_jobs_own_write_stops_at_the_bigquery_data_source(spark, twin_state, buckets):
+    """Only lab_sinks.connector_write is replaced by the stand-in: the job's own version reaches
+    Spark's data source lookup for "bigquery", which fails here because no connector jar could be
+    had (docs/twin.md)."""
+    import pytest
+    import twin_connector
+
+    rows = spark.range(1).selectExpr("'x' AS pipeline_id")
+    with pytest.raises(Exception, match=r"Failed to find the data source: bigquery"):
+        twin_connector.CONNECTOR_WRITE(rows, f"{twin_state.project}.{DATASET}.batch_runs", buckets["spark"])
