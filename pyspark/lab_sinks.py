@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -90,6 +91,16 @@ class LocalSink:
         return []
 
 
+# Set only by the cloud twin (scripts/twin.py): the BigQuery emulator's REST endpoint. Unset on
+# Dataproc, where the client and the connector talk to BigQuery itself.
+ENDPOINT_VARIABLE = "S8S_BIGQUERY_ENDPOINT"
+
+
+def bigquery_endpoint() -> str | None:
+    """The BigQuery endpoint to use instead of Google's, or None (the default endpoint)."""
+    return os.environ.get(ENDPOINT_VARIABLE) or None
+
+
 def bigquery_client(project: str):
     """A google-cloud-bigquery client, or a JobError saying why there is none."""
     try:
@@ -100,6 +111,11 @@ def bigquery_client(project: str):
             "run the job on a Serverless runtime or custom container that has it"
         ) from e
     try:
+        endpoint = bigquery_endpoint()
+        if endpoint:  # an emulator asks for no credentials
+            from google.auth.credentials import AnonymousCredentials
+
+            return bigquery.Client(project=project, credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint})
         return bigquery.Client(project=project)
     except Exception as e:  # noqa: BLE001 - credentials or project problems, re-raised with the setting
         raise JobError(f"cannot create a BigQuery client for project {project!r}: {str(e).splitlines()[0]}") from e
@@ -217,6 +233,17 @@ def _job_call(call: Callable, job_id: str, project: str, location: str, what: st
         raise JobError(f"cannot {what} BigQuery job {project}:{location}.{job_id} of an earlier attempt: {e.message}") from e
 
 
+def connector_write(rows: DataFrame, table_id: str, options: Mapping[str, str]) -> None:
+    """Appends rows to a table through the spark-bigquery connector with `options` (its indirect
+    write: files in the temporary bucket, then one load job). bigQueryHttpEndpoint (SparkBigQueryConfig
+    in GoogleCloudDataproc/spark-bigquery-connector) sends its BigQuery calls to an emulator."""
+    writer = rows.write.format("bigquery").options(**options)
+    endpoint = bigquery_endpoint()
+    if endpoint:
+        writer = writer.option("bigQueryHttpEndpoint", endpoint)
+    writer.mode("append").save(table_id)
+
+
 @dataclass(frozen=True)
 class BigQuerySink:
     """customer_churn_ds tables, through the BigQuery connector the Serverless runtime ships.
@@ -288,7 +315,7 @@ class BigQuerySink:
 
     def replace(self, spark: SparkSession, table: str, pipeline_id: str, rows: DataFrame) -> None:
         self.delete_rows(table, pipeline_id)
-        rows.write.format("bigquery").options(**self.connector_options()).mode("append").save(self.table_id(table))
+        connector_write(rows, self.table_id(table), self.connector_options())
 
     def record_run(self, spark: SparkSession, row: dict[str, Any]) -> None:
         from google.cloud import bigquery

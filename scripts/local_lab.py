@@ -1,24 +1,28 @@
-"""The lab's data path on embedded Spark, no cloud account: generate, train, score, report.
+"""The lab's data path on this machine, no cloud account: generate, train, score, report.
 
-Run through `npm run local` (which prepares the Python environment). Writes under local-run/:
-  data/        the sample input (the same files the stack uploads to the data bucket)
-  models/      one folder per trained model version (what the models bucket holds)
-  warehouse/   batch_predictions/, batch_rejects/ and batch_runs/ as Parquet, partitioned by pipeline_id
+Run through `npm run local` (scripts/local-lab.sh prepares the environments). By default it runs
+through the cloud twin (scripts/twin.py): Cloud Storage and BigQuery emulators holding the buckets,
+dataset and tables the stack synthesizes. The sample data goes to the data bucket, the model to
+the models bucket, the scoring job runs with --sink bigquery, and the report is what the
+walkthrough's queries (README.md, read from the file) return from the emulated BigQuery.
 
-The report reads those files the way the walkthrough's queries read the BigQuery tables:
-model_versions (the metadata files with the table's schema), the run's batch_runs row, and the
-reconciliation of that row against the run's rows in the two output tables.
+`--sink local` needs no server: Parquet tables under local-run/warehouse/, read back with Spark.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "pyspark"))  # the jobs' folder, never its parent
+sys.path.insert(1, str(REPO / "scripts"))
+
+import twin  # noqa: E402
 
 import batch_scoring  # noqa: E402
 import model_training  # noqa: E402
@@ -26,39 +30,22 @@ import sample_data  # noqa: E402
 from lab_contract import PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE  # noqa: E402
 from lab_job import JobError, get_spark, run_main  # noqa: E402
 from lab_registry import read_model_versions  # noqa: E402
+from pyspark.sql import SparkSession  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-
-def show_model_versions(spark, models: Path) -> None:
-    print("SELECT ... FROM customer_churn_ds.model_versions ORDER BY trained_at DESC:")
-    read_model_versions(spark, str(models)).select(
-        "version",
-        "trained_at",
-        F.col("metrics.auc").alias("auc"),
-        F.col("metrics.precision").alias("precision"),
-        F.col("metrics.recall").alias("recall"),
-        "rows_read",
-        "input",
-    ).orderBy(F.desc("trained_at")).show(10, truncate=False)
+DATASET = "customer_churn_ds"
+MODELS_PREFIX = "churn-model"  # lib/contract.ts MODEL_METADATA_PATTERN
 
 
-def reconcile(spark, warehouse: Path, pid: str) -> None:
-    """The check the scoring DAG runs in BigQuery: the run row's counts against the rows written."""
-    runs = spark.read.parquet(str(warehouse / RUNS_TABLE)).where(F.col("pipeline_id") == pid).collect()
-    if len(runs) != 1:
-        raise JobError(f"{RUNS_TABLE} holds {len(runs)} rows for pipeline_id {pid}; expected exactly 1")
-    [run] = runs
-    print(f"SELECT * FROM customer_churn_ds.{RUNS_TABLE} WHERE pipeline_id='{pid}':")
-    for name, value in run.asDict().items():
-        print(f"  {name:<22} {value}")
-    written = {}
-    for table in (PREDICTIONS_TABLE, REJECTS_TABLE):
-        written[table] = spark.read.parquet(str(warehouse / table)).where(F.col("pipeline_id") == pid).count()
-    scored, rejected = written[PREDICTIONS_TABLE], written[REJECTS_TABLE]
+def check_counts(pid: str, run: dict, scored: int, rejected: int) -> None:
+    """What the scoring DAG's check task verifies: the run row's counts against the rows written."""
     checks = [
-        (f"read {run.read} = scored {run.scored} + rejected {run.rejected}", run.read == run.scored + run.rejected),
-        (f"scored {run.scored} = rows in {PREDICTIONS_TABLE} {scored}", run.scored == scored),
-        (f"rejected {run.rejected} = rows in {REJECTS_TABLE} {rejected}", run.rejected == rejected),
+        (
+            f"read {run['read']} = scored {run['scored']} + rejected {run['rejected']}",
+            run["read"] == run["scored"] + run["rejected"],
+        ),
+        (f"scored {run['scored']} = rows in {PREDICTIONS_TABLE} {scored}", run["scored"] == scored),
+        (f"rejected {run['rejected']} = rows in {REJECTS_TABLE} {rejected}", run["rejected"] == rejected),
     ]
     print("reconciliation:")
     for text, ok in checks:
@@ -68,74 +55,162 @@ def reconcile(spark, warehouse: Path, pid: str) -> None:
         raise JobError(f"run {pid} does not reconcile: {'; '.join(failed)}")
 
 
-def report(spark, summary: dict, warehouse: Path, models: Path) -> None:
-    pid = summary["pipeline_id"]
+def print_rows(rows: list[dict], limit: int = 10) -> None:
+    if not rows:
+        print("  (no rows)")
+        return
+    columns = list(rows[0])
+    shown = [[_text(r[c]) for c in columns] for r in rows[:limit]]
+    widths = [max(len(c), *(len(r[i]) for r in shown)) for i, c in enumerate(columns)]
+    print("  " + " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)))
+    for r in shown:
+        print("  " + " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)))
+    if len(rows) > limit:
+        print(f"  ... {len(rows) - limit} more rows")
+
+
+def _text(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def report_from_bigquery(state: twin.TwinState, pid: str) -> None:
+    """The walkthrough's queries, as written in README.md, run in the emulated BigQuery."""
+    import twin_sql
+
+    from lab_sinks import bigquery_client
+
+    client = bigquery_client(state.project)
     print("\n" + "=" * 78)
-    show_model_versions(spark, models)
-    reconcile(spark, warehouse, pid)
-    print(
-        "predictions    " + ", ".join(f"{'churn' if k == '1' else 'stay'} ({k}): {v}" for k, v in summary["predictions"].items())
-    )
-    print("rejected rows by reason:")
-    for r in summary["reject_reasons"] or [{"reason": "(none)", "rows": 0}]:
-        print(f"  {r['rows']:>5}  {r['reason']}")
-    query = f"SELECT ... FROM customer_churn_ds.batch_predictions WHERE pipeline_id='{pid}'"
-    print(f"\nWhat `{query}` returns, top 5 by churn_probability:")
-    rows = spark.read.parquet(str(warehouse / PREDICTIONS_TABLE)).where(F.col("pipeline_id") == pid)
-    rows.select(
-        "customer_id",
-        "contract",
-        "tenure_group",
-        "internet_service",
-        "monthly_charges",
-        "prediction",
-        F.round("churn_probability", 3).alias("churn_probability"),
-    ).orderBy(F.desc("churn_probability")).show(5, truncate=False)
-    print(f"predictions: {warehouse / PREDICTIONS_TABLE}/pipeline_id={pid}/")
-    print(f"rejects:     {warehouse / REJECTS_TABLE}/pipeline_id={pid}/")
-    print(f"run row:     {warehouse / RUNS_TABLE}/pipeline_id={pid}/")
+    for q in twin_sql.documented_queries():
+        if not q.source.startswith("README.md"):
+            continue
+        rows = twin_sql.run(client, q.sql, pid)
+        print(f"{q.source}: {twin_sql.bind(' '.join(q.sql.split()), pid)}")
+        if "batch_predictions" in q.sql and "SELECT *" in q.sql:
+            rows = sorted(rows, key=lambda r: -r["churn_probability"])
+            rows = [
+                {
+                    k: r[k]
+                    for k in ("customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability")
+                }
+                for r in rows
+            ]
+            print(f"  {len(rows)} rows; top 5 by churn_probability:")
+            print_rows(rows, 5)
+        else:
+            print_rows(rows)
+    table = f"`{state.project}.{DATASET}`"
+    counts = {
+        t: next(iter(client.query(f"SELECT COUNT(*) AS n FROM {table}.{t} WHERE pipeline_id = '{pid}'").result()))["n"]
+        for t in (PREDICTIONS_TABLE, REJECTS_TABLE)
+    }
+    (run,) = [dict(r.items()) for r in client.query(f"SELECT * FROM {table}.{RUNS_TABLE} WHERE pipeline_id = '{pid}'").result()]
+    check_counts(pid, run, counts[PREDICTIONS_TABLE], counts[REJECTS_TABLE])
+    print(f"BigQuery emulator: {state.bigquery_endpoint} (project {state.project}); Cloud Storage emulator: {state.gcs_endpoint}")
+    print("emulator memory (RSS): " + ", ".join(f"{name} {mib} MiB" for name, mib in twin.memory_mib(state).items()))
     print("=" * 78)
+
+
+def report_from_parquet(spark: SparkSession, warehouse: Path, models: Path, pid: str) -> None:
+    """--sink local: the same questions answered from the Parquet tables."""
+    print("\n" + "=" * 78)
+    print(f"SELECT ... FROM {DATASET}.model_versions ORDER BY trained_at DESC:")
+    read_model_versions(spark, str(models)).select(
+        "version", "trained_at", F.col("metrics.auc").alias("auc"), "rows_read", "input"
+    ).orderBy(F.desc("trained_at")).show(10, truncate=False)
+    runs = [r.asDict() for r in spark.read.parquet(str(warehouse / RUNS_TABLE)).where(F.col("pipeline_id") == pid).collect()]
+    if len(runs) != 1:
+        raise JobError(f"{RUNS_TABLE} holds {len(runs)} rows for pipeline_id {pid}; expected exactly 1")
+    print(f"SELECT * FROM {DATASET}.{RUNS_TABLE} WHERE pipeline_id='{pid}':")
+    print_rows(runs)
+    written = {
+        t: spark.read.parquet(str(warehouse / t)).where(F.col("pipeline_id") == pid).count()
+        for t in (PREDICTIONS_TABLE, REJECTS_TABLE)
+    }
+    check_counts(pid, runs[0], written[PREDICTIONS_TABLE], written[REJECTS_TABLE])
+    print(f"tables: {warehouse}/<table>/pipeline_id={pid}/")
+    print("=" * 78)
+
+
+def twin_spark(state: twin.TwinState) -> SparkSession:
+    """The session the jobs get from get_spark, with gs:// sent to the Cloud Storage emulator."""
+    builder = SparkSession.builder
+    for key, value in twin.spark_conf(state, twin.ensure_jars()).items():
+        builder = builder.config(key, value)
+    builder.getOrCreate()
+    return get_spark("s8s-local-lab")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Run the lab's data path locally.")
     p.add_argument("--workdir", type=Path, default=REPO / "local-run")
+    p.add_argument(
+        "--sink",
+        choices=["bigquery", "local"],
+        default="bigquery",
+        help="bigquery: through the cloud twin (default); local: Parquet, no servers",
+    )
+    p.add_argument("--twin", type=Path, help="use the twin already running from this state folder (left running)")
     p.add_argument("--model-version", help="score with this version instead of training a new one")
+    p.add_argument("--pipeline-id", help="default: local-<UTC time>")
+    p.add_argument("--batch-id", default="local", help="the batch id the run records in batch_runs")
     a = p.parse_args(argv)
     now = datetime.now(timezone.utc)
-    data, models, warehouse = a.workdir / "data", a.workdir / "models", a.workdir / "warehouse"
-
+    pid = a.pipeline_id or now.strftime("local-%Y%m%dt%H%M%S")
+    data = a.workdir / "data"
     written = sample_data.write_lab_samples(data)
     print(f"sample data: {', '.join(f'{n} ({c} rows)' for n, c in written.items())} in {data}")
-    spark = get_spark("s8s-local-lab")
-    spark.sparkContext.setLogLevel("ERROR")
 
-    version = a.model_version
-    if version is None:
-        version = now.strftime("v%Y%m%dt%H%M%S")
-        args = model_training.parse_args(
-            ["--input", str(data / sample_data.TRAINING_FILE), "--models-root", str(models), "--model-version", version]
+    state = None
+    if a.sink == "bigquery":
+        import twin_connector
+
+        started = a.twin is None
+        try:
+            state = twin.up(a.workdir / "twin") if started else twin.TwinState.load(a.twin)
+        except twin.TwinError as e:
+            raise JobError(str(e)) from e
+        os.environ.update(state.client_env())
+        twin_connector.install()
+        stack = twin.resolve_references(json.loads((Path(state.root) / "stack.json").read_text()))
+        buckets = {purpose: twin.bucket(stack, purpose) for purpose in ("data", "models", "spark")}
+        inputs = {f: twin.upload(state, buckets["data"], f"data/{f}", data / f) for f in written}
+        models_root = f"gs://{buckets['models']}/{MODELS_PREFIX}"
+        sink_args = ["--sink", "bigquery", "--project", state.project, "--dataset", DATASET, "--temp-bucket", buckets["spark"]]
+        spark = twin_spark(state)
+    else:
+        inputs = {f: str(data / f) for f in written}
+        models_root = str(a.workdir / "models")
+        sink_args = ["--sink", "local", "--output", str(a.workdir / "warehouse")]
+        spark = get_spark("s8s-local-lab")
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        version = a.model_version
+        if version is None:
+            version = now.strftime("v%Y%m%dt%H%M%S")
+            args = ["--input", inputs[sample_data.TRAINING_FILE], "--models-root", models_root, "--model-version", version]
+            model_training.train(spark, model_training.parse_args(args))
+        if state is not None:
+            twin.load_model_versions(state, stack)
+        cfg = batch_scoring.parse_args(
+            ["--pipeline-id", pid, "--model-version", version, "--input", inputs[sample_data.SCORING_FILE],
+             "--models-root", models_root, "--batch-id", a.batch_id, *sink_args]
+        )  # fmt: skip
+        summary = batch_scoring.run(spark, cfg)
+        print(
+            "predictions    "
+            + ", ".join(f"{'churn' if k == '1' else 'stay'} ({k}): {v}" for k, v in summary["predictions"].items())
         )
-        model_training.train(spark, args)
-    cfg = batch_scoring.parse_args(
-        [
-            "--pipeline-id",
-            now.strftime("local-%Y%m%dt%H%M%S"),
-            "--model-version",
-            version,
-            "--input",
-            str(data / sample_data.SCORING_FILE),
-            "--models-root",
-            str(models),
-            "--sink",
-            "local",
-            "--output",
-            str(warehouse),
-        ]
-    )
-    summary = batch_scoring.run(spark, cfg)
-    report(spark, summary, warehouse, models)
-    spark.stop()
+        if state is not None:
+            report_from_bigquery(state, pid)
+        else:
+            report_from_parquet(spark, a.workdir / "warehouse", a.workdir / "models", pid)
+    finally:
+        spark.stop()
+        if state is not None and a.twin is None:
+            twin.down(Path(state.root))
     return 0
 
 

@@ -13,6 +13,7 @@ common=(--python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate
 "$uv_bin" pip compile uv.in "${common[@]}" -o uv.lock
 "$uv_bin" pip compile spark.in "${common[@]}" -o spark.lock
 "$uv_bin" pip compile checkov.in "${common[@]}" -o checkov.lock
+"$uv_bin" pip compile twin.in "${common[@]}" -o twin.lock
 "$uv_bin" pip compile airflow.in -c airflow-constraints.txt "${common[@]}" -o airflow.lock
 # Airflow 3 only proves the DAG files import there; the web-UI pins of Airflow 2 do not apply.
 "$uv_bin" pip compile airflow3.in -c airflow3-constraints.txt "${common[@]}" -o airflow3.lock

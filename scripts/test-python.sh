@@ -13,6 +13,8 @@ echo "== ruff: jobs, scripts and tests (scripts/ruff.toml); the DAGs are linted 
 "$airflow/bin/ruff" format --config scripts/ruff.toml --check pyspark scripts test/python
 echo "== Spark jobs (pytest, local SparkSession)"
 "$spark/bin/python" -m pytest -p no:cacheprovider -q test/python/spark
+echo "== Cloud twin: the scoring job and the shipped queries against the Cloud Storage and BigQuery emulators"
+bash "$here/test-twin.sh"
 echo "== Airflow DAGs (pytest, Airflow $("$airflow/bin/python" -c 'import airflow; print(airflow.__version__)'))"
 "$airflow/bin/python" -m pytest -p no:cacheprovider -q test/python/airflow
 echo "== DAG files on Airflow 3 (import only)"

@@ -1,0 +1,21 @@
+/**
+ * Prints what the stack synthesizes for the cloud twin (scripts/twin.py): the BigQuery dataset and
+ * tables, the buckets, and the outputs, as JSON on stdout. The twin creates its objects from this,
+ * so the emulated BigQuery has the tables `cdktf deploy` would create, not a copy of them.
+ *   node_modules/.bin/ts-node --transpile-only scripts/twin_stack.ts <project-id>
+ */
+import { Testing } from 'cdktf';
+import { loadConfig } from '../lib/config';
+import { LabStack } from '../lib/stack';
+
+const project = process.argv[2];
+if (!project) {
+  console.error('usage: twin_stack.ts <project-id>');
+  process.exit(2);
+}
+const stack = new LabStack(Testing.app(), 's8s-scoring-lab', loadConfig({ GOOGLE_CLOUD_PROJECT: project }));
+const synth = JSON.parse(Testing.synth(stack));
+const keep = ['google_bigquery_dataset', 'google_bigquery_table', 'google_storage_bucket'];
+const resources = Object.fromEntries(keep.map((type) => [type, synth.resource?.[type] ?? {}]));
+const outputs = Object.fromEntries(Object.entries(synth.output ?? {}).map(([name, o]) => [name, (o as { value: unknown }).value]));
+process.stdout.write(JSON.stringify({ resources, outputs }, null, 1));

@@ -1,0 +1,150 @@
+"""Fixtures of the cloud-twin suite: both emulators started once (scripts/twin.py), a Spark session
+whose gs:// goes to the Cloud Storage emulator, a model trained into the emulated models bucket,
+and one scoring run written to the emulated BigQuery with --sink bigquery."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+# The jobs' and the scripts' folders themselves (never their parent: `import pyspark` stays Spark).
+sys.path.insert(0, str(REPO / "pyspark"))
+sys.path.insert(1, str(REPO / "scripts"))
+
+DATASET = "customer_churn_ds"
+MODEL_VERSION = "v-twin"
+
+
+@pytest.fixture(scope="session")
+def twin_state(tmp_path_factory):
+    import twin
+    import twin_connector
+
+    state = twin.up(tmp_path_factory.mktemp("twin"))
+    saved = {k: os.environ.get(k) for k in state.client_env()}
+    os.environ.update(state.client_env())
+    twin_connector.install()
+    yield state
+    twin.down(Path(state.root))
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def stack(twin_state):
+    import twin
+
+    return twin.resolve_references(json.loads((Path(twin_state.root) / "stack.json").read_text()))
+
+
+@pytest.fixture(scope="session")
+def buckets(stack):
+    import twin
+
+    return {purpose: twin.bucket(stack, purpose) for purpose in ("data", "models", "spark")}
+
+
+@pytest.fixture(scope="session")
+def bq(twin_state):
+    from lab_sinks import bigquery_client
+
+    return bigquery_client(twin_state.project)
+
+
+@pytest.fixture(scope="session")
+def spark(twin_state):
+    import twin
+
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master("local[2]").appName("s8s-twin-tests")
+    conf = {"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false", "spark.sql.session.timeZone": "UTC"}
+    for key, value in {**conf, **twin.spark_conf(twin_state, twin.ensure_jars())}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def inputs(twin_state, buckets, tmp_path_factory):
+    """The lab's sample files, uploaded where the stack uploads them (data bucket, data/)."""
+    import twin
+
+    import sample_data
+
+    local = tmp_path_factory.mktemp("data")
+    sample_data.write_lab_samples(local)
+    return {
+        name: twin.upload(twin_state, buckets["data"], f"data/{name}", local / name)
+        for name in (sample_data.TRAINING_FILE, sample_data.SCORING_FILE)
+    }
+
+
+@pytest.fixture(scope="session")
+def models_root(spark, twin_state, stack, buckets, inputs):
+    """gs://<models bucket>/churn-model with one version trained through the Cloud Storage connector."""
+    import twin
+
+    import model_training
+
+    root = f"gs://{buckets['models']}/churn-model"
+    model_training.train(
+        spark,
+        model_training.parse_args(["--input", inputs["training.csv"], "--models-root", root, "--model-version", MODEL_VERSION]),
+    )
+    twin.load_model_versions(twin_state, stack)
+    return root
+
+
+def score_argv(twin_state, buckets, inputs, models_root, pipeline_id: str, batch_id: str = "local") -> list[str]:
+    return [
+        "--pipeline-id", pipeline_id, "--model-version", MODEL_VERSION, "--input", inputs["scoring.csv"],
+        "--models-root", models_root, "--sink", "bigquery", "--project", twin_state.project, "--dataset", DATASET,
+        "--temp-bucket", buckets["spark"], "--batch-id", batch_id,
+    ]  # fmt: skip
+
+
+def run_scoring(argv: list[str]) -> dict:
+    """batch_scoring.main(argv); its SUMMARY line as a dict."""
+    import contextlib
+    import io
+
+    import batch_scoring
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert batch_scoring.main(argv) == 0
+    (line,) = [line for line in out.getvalue().splitlines() if line.startswith("SUMMARY ")]
+    return json.loads(line.removeprefix("SUMMARY "))
+
+
+@pytest.fixture(scope="session")
+def scored(spark, twin_state, buckets, inputs, models_root):
+    """One scoring run of the sample input, written to the emulated BigQuery: (pipeline_id, SUMMARY,
+    the load jobs the run's connector writes ran)."""
+    import twin_connector
+
+    pipeline_id = "twin-run-1"
+    before = len(twin_connector.LOADS)
+    summary = run_scoring(score_argv(twin_state, buckets, inputs, models_root, pipeline_id))
+    return pipeline_id, summary, twin_connector.LOADS[before:]
+
+
+def count(bq, project: str, table: str, pipeline_id: str) -> int:
+    from google.cloud import bigquery
+
+    job = bq.query(
+        f"SELECT COUNT(*) AS n FROM `{project}.{DATASET}.{table}` WHERE pipeline_id = @p",
+        job_config=bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("p", "STRING", pipeline_id)]),
+    )
+    return next(iter(job.result()))["n"]
