@@ -59,7 +59,7 @@ with DAG(
         """Reconciles the run in BigQuery, where its rows landed: one parameterized query (a plain
         BigQueryHook job; BigQueryCheckOperator sends query_params only when deferrable, and this
         environment has no triggerer), then every count is compared to the run's batch_runs row."""
-        job = BigQueryHook(location=location).insert_job(
+        job = BigQueryHook(location=location, use_legacy_sql=False).insert_job(
             configuration={
                 "query": {
                     "query": reconciliation_sql(dataset),
