@@ -105,13 +105,56 @@ def run_dag(dagbag, dag_id: str, trigger: str, conf: dict | None = None, retry_d
     dag = copy.deepcopy(dagbag.get_dag(dag_id))
     for task in dag.tasks:
         task.retry_delay = retry_delay
-    if trigger == "cli":
-        return dag.test(logical_date=None, run_conf=conf)
-    if trigger == "ui":
-        return dag.test(logical_date=next_logical_date(), run_conf=conf)
+        # A run resolves its conf into the task's Param objects, which a copy of the DAG shares.
+        task.params = copy.deepcopy(task.params)
     if trigger == "airflow2":
         return dag.test(execution_date=next_logical_date(), run_conf=conf)
-    raise ValueError(f"unknown trigger {trigger!r}; expected one of {TRIGGERS}")
+    if trigger not in ("cli", "ui"):
+        raise ValueError(f"unknown trigger {trigger!r}; expected one of {TRIGGERS}")
+    from unittest import mock
+
+    import airflow.sdk.definitions.dag as sdk_dag
+
+    with mock.patch.object(sdk_dag, "_run_task", _run_task_supervised):
+        return dag.test(logical_date=None if trigger == "cli" else next_logical_date(), run_conf=conf)
+
+
+def _run_task_supervised(*, ti, task, run_triggerer: bool = False) -> None:
+    """dag.test()'s task step, as a Composer worker runs a task: the Task SDK's supervisor forks a
+    task process that parses the DAG file from the dags-folder bundle, has its metadata-database
+    access blocked (supervisor.block_orm_access) and talks to the Execution API, here Airflow's
+    in-process one. dag.test() alone would run the task inside this process, ORM reachable."""
+    from uuid import UUID
+
+    from airflow.sdk.api.datamodels._generated import BundleInfo
+    from airflow.sdk.api.datamodels._generated import TaskInstance as TaskInstanceSDK
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor, supervise
+    from airflow.utils.state import TaskInstanceState
+
+    ti.set_state(TaskInstanceState.QUEUED)  # the Execution API starts only a queued task
+    supervise(
+        ti=TaskInstanceSDK(
+            id=UUID(str(ti.id)),
+            task_id=ti.task_id,
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            try_number=ti.try_number,
+            map_index=ti.map_index,
+            dag_version_id=UUID(str(ti.dag_version_id)),
+        ),
+        bundle_info=BundleInfo(name="dags-folder"),
+        dag_rel_path=Path(task.dag.fileloc).relative_to(DAGS),
+        token="",
+        client=InProcessTestSupervisor._api_client(task.dag),
+        subprocess_logs_to_stdout=True,
+    )
+
+
+def run_and_record(dagbag, dag_id: str, trigger: str, conf: dict | None = None):
+    """run_dag, and the run's task states read at once: the next dag.test() of the same DAG clears
+    the task instances of every run that has no logical date."""
+    dag_run = run_dag(dagbag, dag_id, trigger, conf)
+    return dag_run, task_states(dag_run)
 
 
 def task_states(dag_run) -> dict[str, tuple[str, int]]:
@@ -135,7 +178,9 @@ def xcom_value(dag_run, task_id: str):
             return None if row is None else XComModel.deserialize_value(row)
         from airflow.models.xcom import XCom
 
-        row = XCom.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value", session=session).first()
+        row = XCom.get_many(
+            run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key="return_value", session=session
+        ).first()
         return None if row is None else row.value
 
 

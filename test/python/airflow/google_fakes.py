@@ -44,6 +44,8 @@ class FakeDataproc:
         # GetBatch calls per resource name to refuse with PERMISSION_DENIED first (as right after
         # a deploy, while IAM propagates): the wait of that attempt fails, its batch lives on.
         self.deny_polls: dict[str, int] = {}
+        # Called with each CreateBatchRequest (and the call's context) before it is handled.
+        self.before_create: Callable[[dataproc_v1.CreateBatchRequest, grpc.ServicerContext], None] | None = None
         self._lock = threading.Lock()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         self._server.add_generic_rpc_handlers(
@@ -97,6 +99,8 @@ class FakeDataproc:
     def _create(self, request: dataproc_v1.CreateBatchRequest, context: grpc.ServicerContext) -> operations_pb2.Operation:
         with self._lock:
             self.calls.append(("CreateBatch", request))
+            if self.before_create:
+                self.before_create(request, context)
             project, region = _parent(request.parent)
             name = f"projects/{project}/locations/{region}/batches/{request.batch_id}"
             if name in self.batches:

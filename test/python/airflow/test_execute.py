@@ -11,7 +11,18 @@ import re
 import pytest
 from google_fakes import FakeBigQuery, FakeDataproc, State
 
-from conftest import AIRFLOW_3, REPO, SAMPLE_VARIABLES, TRIGGERS, load_dagbag, run_dag, run_timestamp_of, task_states, xcom_value
+from conftest import (
+    AIRFLOW_3,
+    REPO,
+    SAMPLE_VARIABLES,
+    TRIGGERS,
+    load_dagbag,
+    run_and_record,
+    run_dag,
+    run_timestamp_of,
+    task_states,
+    xcom_value,
+)
 
 SCORING = "customer-churn-prediction"
 TRAINING = "customer-churn-training"
@@ -66,7 +77,6 @@ def google(monkeypatch):
     import google.auth
     from google.auth.credentials import AnonymousCredentials
     from google.cloud.dataproc_v1.services.batch_controller.transports.grpc import BatchControllerGrpcTransport
-
     from s8s_common import LabBatchOperator
 
     dataproc = FakeDataproc()
@@ -93,11 +103,12 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
     """All three tasks succeed; the batch request is the one the stack's variables describe, its
     ids come from the run, and the check reads the batch from the scoring task's XCom."""
     from google.cloud import dataproc_v1
-
     from s8s_common import BATCH_SIZE, batch_id_for, pipeline_id_for
 
     dr = run_dag(dagbag, SCORING, trigger)
-    assert task_states(dr) == {t: ("success", 1) for t in ("announce_pipeline", "Predict-Customer-Churn", "check_predictions_written")}
+    assert task_states(dr) == {
+        t: ("success", 1) for t in ("announce_pipeline", "Predict-Customer-Churn", "check_predictions_written")
+    }
     if trigger == "cli":
         assert dr.logical_date is None and CLI_RUN_ID.match(dr.run_id), (dr.logical_date, dr.run_id)
     else:
@@ -110,7 +121,12 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
     assert BATCH_ID.match(batch_id), batch_id
     assert (request.parent, request.batch_id) == (PARENT, batch_id)
     batch = request.batch
-    assert {f.name for f, _ in dataproc_v1.Batch.pb(batch).ListFields()} == {"pyspark_batch", "runtime_config", "environment_config", "labels"}
+    assert {f.name for f, _ in dataproc_v1.Batch.pb(batch).ListFields()} == {
+        "pyspark_batch",
+        "runtime_config",
+        "environment_config",
+        "labels",
+    }
     # providers-google 22.x labels the batch with the DAG and the task.
     assert dict(batch.labels) == {
         "airflow-dag-id": "customer-churn-prediction",
@@ -139,7 +155,11 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
     assert runtime.version == "2.3" and runtime.container_image == ""  # unset: the runtime's own image
     assert dict(runtime.properties) == BATCH_SIZE
     execution = batch.environment_config.execution_config
-    assert (execution.service_account, execution.subnetwork_uri, execution.staging_bucket) == (V["umsa_fqn"], V["subnet"], V["spark_bucket"])
+    assert (execution.service_account, execution.subnetwork_uri, execution.staging_bucket) == (
+        V["umsa_fqn"],
+        V["subnet"],
+        V["spark_bucket"],
+    )
     phs = batch.environment_config.peripherals_config.spark_history_server_config.dataproc_cluster
     assert phs == "projects/demo-proj/regions/us-central1/clusters/s8s-phs"
     # Attempt 1 looks up no earlier batch; the operator then polls its own batch until it is done.
@@ -178,9 +198,9 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
 def test_training_run_registers_a_unique_version_named_after_the_run(dagbag, google, trigger):
     from s8s_common import BATCH_SIZE, VERSION_PATTERN, batch_id_for
 
-    first = run_dag(dagbag, TRAINING, trigger)
-    second = run_dag(dagbag, TRAINING, trigger)
-    assert task_states(first) == task_states(second) == {"Train-Churn-Model": ("success", 1)}
+    first, first_states = run_and_record(dagbag, TRAINING, trigger)
+    second, second_states = run_and_record(dagbag, TRAINING, trigger)
+    assert first_states == second_states == {"Train-Churn-Model": ("success", 1)}
     requests = google.creates()
     assert [r.batch_id for r in requests] == [batch_id_for("train", dr.run_id, 1) for dr in (first, second)]
     request = requests[0]
@@ -218,7 +238,7 @@ def test_configured_container_image_reaches_the_request(dagbag, google, monkeypa
 @pytest.mark.parametrize("dag_id", [SCORING, TRAINING])
 def test_trigger_conf_with_a_bad_model_version_is_refused(dagbag, google, dag_id):
     """A run triggered with a malformed version is refused before anything runs."""
-    from airflow.exceptions import ParamValidationError
+    from airflow.providers.common.compat.sdk import ParamValidationError
 
     with pytest.raises(ParamValidationError, match="model_version"):
         run_dag(dagbag, dag_id, TRIGGERS[0], conf={"model_version": "not a version!"})
@@ -228,7 +248,9 @@ def test_trigger_conf_with_a_bad_model_version_is_refused(dagbag, google, dag_id
 # --- Outcomes and retries -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("outcome", "message"), [(State.FAILED, "ERROR: model version 'v9' not found"), (State.CANCELLED, "was cancelled")])
+@pytest.mark.parametrize(
+    ("outcome", "message"), [(State.FAILED, "ERROR: model version 'v9' not found"), (State.CANCELLED, "was cancelled")]
+)
 def test_a_batch_that_does_not_succeed_fails_the_task_after_its_retry(dagbag, google, capfd, outcome, message):
     """Attempt 1's batch fails; attempt 2 finds it finished, submits its own batch (a new id),
     which fails too: the task fails after 2 attempts, with the batch's message in its log."""
@@ -266,24 +288,23 @@ def test_retry_finishes_the_earlier_attempts_batch_before_submitting(dagbag, goo
     """Attempt 1 loses sight of its batch (its poll is refused, as while IAM propagates) or never
     creates it; attempt 2 looks the batch up, cancels a live one and waits until it is finished,
     and only then creates its own batch, which succeeds."""
+    import grpc
     from s8s_common import batch_id_for
 
     dataproc = google.dataproc
-    # Ids are known only once the run exists: act on the first CreateBatch instead.
-    real_create = dataproc._create
 
-    def create(request, context):
+    # Ids are known only once the run exists: set attempt 1's fate when it creates its batch.
+    def before_create(request, context):
         first = f"{BATCHES}{request.batch_id}"
         if request.batch_id.endswith("-a1"):
             if earlier is None:
-                context.abort(__import__("grpc").StatusCode.PERMISSION_DENIED, "Permission 'dataproc.batches.create' denied")
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, "Permission 'dataproc.batches.create' denied")
             dataproc.deny_polls[first] = 1
             dataproc.outcomes = [earlier]
             if earlier == State.CANCELLING:
                 dataproc.script[first] = [State.CANCELLING, State.CANCELLED]
-        return real_create(request, context)
 
-    dataproc._create = create
+    dataproc.before_create = before_create
     dr = run_dag(dagbag, SCORING, TRIGGERS[0])
     first, second = (batch_id_for("score", dr.run_id, n) for n in (1, 2))
     assert task_states(dr)["Predict-Customer-Churn"] == ("success", 2)
@@ -293,7 +314,9 @@ def test_retry_finishes_the_earlier_attempts_batch_before_submitting(dagbag, goo
     attempt_2 = calls[calls.index(("CreateBatch", first)) + 2 if earlier is not None else 1 : create_second]
     assert attempt_2[0] == ("GetBatch", BATCHES + first)
     cancels = [c for c in attempt_2 if c[0] == "CancelOperation"]
-    assert cancels == ([("CancelOperation", f"projects/demo-proj/regions/us-central1/operations/op-{first}")] if cancelled else [])
+    assert cancels == (
+        [("CancelOperation", f"projects/demo-proj/regions/us-central1/operations/op-{first}")] if cancelled else []
+    )
     if earlier in (State.RUNNING, State.PENDING, State.CANCELLING):
         # Waited until the earlier batch reported CANCELLED, before creating the new one.
         assert dataproc.batches[BATCHES + first].state == State.CANCELLED
@@ -333,31 +356,24 @@ def test_every_task_of_both_dags_is_executed_here(dagbag):
     assert set(dagbag.get_dag(TRAINING).task_ids) == {"Train-Churn-Model"}
 
 
-@pytest.mark.skipif(not AIRFLOW_3, reason="Airflow 2 task code may reach the metadata database; Composer forbids it on Airflow 3")
-def test_the_task_runner_refuses_metadata_database_access(dagbag, tmp_path):
-    """The runner the tests above use would catch ORM use in task code: a task that opens a
-    database session fails there (Composer refuses it from composer-3-airflow-3.1.7-build.1)."""
-    import subprocess
-    import sys
+@pytest.mark.skipif(
+    not AIRFLOW_3, reason="Airflow 2 lets task code reach the metadata database; Composer forbids it on Airflow 3"
+)
+def test_the_task_runner_refuses_metadata_database_access(dagbag, google, capfd, monkeypatch):
+    """The runner the tests above use would catch ORM use in task code, as Composer does from
+    composer-3-airflow-3.1.7-build.1: a batch task whose code opens a database session fails."""
+    from s8s_common import LabBatchOperator
 
-    code = (
-        "import os, sys\n"
-        "sys.path.insert(0, os.environ['DAGS'])\n"
-        "from airflow.sdk import DAG, task\n"
-        "from datetime import datetime, timezone\n"
-        "with DAG('orm-probe', schedule=None, start_date=datetime(2026, 1, 1, tzinfo=timezone.utc)) as dag:\n"
-        "    @task\n"
-        "    def touch_db():\n"
-        "        from airflow.models.dagrun import DagRun\n"
-        "        from airflow.utils.session import create_session\n"
-        "        with create_session() as session:\n"
-        "            return session.query(DagRun).count()\n"
-        "    touch_db()\n"
-        "dr = dag.test(logical_date=None)\n"
-        "print('STATE', dr.state)\n"
-    )
-    import os
+    def touch_db(self, context):
+        from airflow.models.dagrun import DagRun
+        from airflow.utils.session import create_session
 
-    env = {**os.environ, "DAGS": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
-    assert "STATE failed" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+        with create_session() as session:
+            return session.query(DagRun).count()
+
+    monkeypatch.setattr(LabBatchOperator, "execute", touch_db)
+    dr, states = run_and_record(dagbag, TRAINING, "cli")
+    assert states == {"Train-Churn-Model": ("failed", 2)}
+    assert google.creates() == []
+    out = capfd.readouterr()
+    assert "Direct database access via the ORM is not allowed" in out.out + out.err
