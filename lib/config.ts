@@ -140,7 +140,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     env: 'S8S_COMPOSER_IMAGE', key: 'composerImage', defaultValue: DEFAULT_COMPOSER_IMAGE,
     description: `Composer 3 image: ${composerImages.lines.map((l) => `\`${l.image}\`${l.legacy ? ' (Airflow 2, Composer\'s legacy line)' : ''}`).join(' or ')}, ` +
       'optionally with `-build.N`. An alias resolves to a build at creation; builds leave support 12 months after release. ' +
-      'Changing it on a deployed lab upgrades the environment in place (README).',
+      'Changing it on a deployed lab upgrades the environment in place (see "Changing the Airflow line of a deployed lab").',
     check: checkComposerImage,
   },
   {
