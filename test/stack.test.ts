@@ -5,7 +5,7 @@ import { DEFAULT_COMPOSER_IMAGE, TESTED_COMPOSER_IMAGES } from '../lib/config';
 import { SPARK_RUNTIME_VERSION } from '../lib/names';
 import { LAB_APIS } from '../lib/services';
 import {
-  addresses, addressOf, bucketPurposes, DEMO_ENV, describeAddress, directDependencies, refId, resourcesOf, single,
+  addresses, addressOf, bucketPurposes, DEMO_ENV, describeAddress, directDependencies, Json, refId, resourcesOf, single,
   synthLab, waitsFor,
 } from './helpers';
 
