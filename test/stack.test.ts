@@ -176,7 +176,7 @@ describe('composer', () => {
 });
 
 describe('changing the Airflow line of a deployed lab', () => {
-  // google provider 6.50.0 (resource_composer_environment.go): image_version is not ForceNew, so a
+  // The google provider (resource_composer_environment.go): image_version is not ForceNew, so a
   // change is an in-place update of the environment (Composer's upgrade operation), never a
   // replacement; only the fields below force one, and none of them follows S8S_COMPOSER_IMAGE.
   const FORCE_NEW = ['name', 'project', 'region'];
