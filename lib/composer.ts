@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import { ITerraformDependable } from 'cdktf';
 import { ComposerEnvironment } from '@cdktf/provider-google/lib/composer-environment';
 import { AIRFLOW_VARIABLES, OPTIONAL_AIRFLOW_VARIABLES } from './contract';
-import { ComposerSize } from './config';
+import { ComposerSize, DEFAULT_COMPOSER_IMAGE } from './config';
 
 export interface ComposerProps {
   readonly projectId: string;
@@ -17,7 +17,7 @@ export interface ComposerProps {
    */
   readonly variables: Readonly<Record<string, string | undefined>>;
   readonly labels: Record<string, string>;
-  /** @default - composer-3-airflow-2.10.5 */
+  /** @default - DEFAULT_COMPOSER_IMAGE (airflow/composer_images.json) */
   readonly imageVersion?: string;
   /** @default - ENVIRONMENT_SIZE_SMALL */
   readonly size?: ComposerSize;
@@ -66,7 +66,7 @@ export class Composer extends Construct {
       config: {
         environmentSize: props.size ?? 'ENVIRONMENT_SIZE_SMALL',
         softwareConfig: {
-          imageVersion: props.imageVersion ?? 'composer-3-airflow-2.10.5',
+          imageVersion: props.imageVersion ?? DEFAULT_COMPOSER_IMAGE,
           envVariables: airflowEnvVariables(props.variables),
           // The DAGs run only when triggered (schedule=None); unpaused, a trigger runs at once.
           airflowConfigOverrides: { 'core-dags_are_paused_at_creation': 'False' },

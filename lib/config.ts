@@ -5,6 +5,8 @@
  * lib/ looks at process.env, so a test can build any configuration without touching globals.
  */
 
+import composerImages from '../airflow/composer_images.json';
+
 /** Used when GOOGLE_CLOUD_PROJECT is unset, so `cdktf synth` works with no configuration at all. */
 export const PLACEHOLDER_PROJECT = 'your-project-id';
 
@@ -23,7 +25,6 @@ export interface LabConfig {
   readonly phsDiskGb: number;
   readonly modelVersion: string;
   readonly containerImage: string;
-  readonly bqConnectorJar: string;
   readonly stateBucket: string;
 }
 
@@ -53,6 +54,24 @@ export const SUPPORTED_REGIONS: readonly string[] = [
   'us-west1', 'us-west2', 'us-west3', 'us-west4',
 ];
 
+/**
+ * The Composer 3 Airflow lines the lab is tested on (airflow/composer_images.json, which also
+ * decides the Python test environments and the README's versions table). An image is accepted
+ * only as one of these aliases, or one of its builds (`<alias>-build.N`).
+ */
+export const TESTED_COMPOSER_IMAGES: readonly string[] = composerImages.lines.map((l) => l.image);
+export const DEFAULT_COMPOSER_IMAGE: string = composerImages.default;
+/** The tested line Composer calls legacy (Airflow 2). */
+export const LEGACY_COMPOSER_IMAGES: readonly string[] = composerImages.lines.filter((l) => l.legacy).map((l) => l.image);
+
+function checkComposerImage(v: string): string | undefined {
+  const build = /^(.*)-build\.\d+$/.exec(v);
+  const alias = build ? build[1] : v;
+  if (TESTED_COMPOSER_IMAGES.includes(alias)) return undefined;
+  const forms = TESTED_COMPOSER_IMAGES.map((i) => `${i} or ${i}-build.N`).join(', or ');
+  return `one of the Airflow lines this lab is tested on: ${forms}`;
+}
+
 const COMPOSER_SIZES: readonly ComposerSize[] = [
   'ENVIRONMENT_SIZE_SMALL', 'ENVIRONMENT_SIZE_MEDIUM', 'ENVIRONMENT_SIZE_LARGE',
 ];
@@ -72,10 +91,8 @@ export interface SettingSpec {
 
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const PREFIX = /^[a-z][a-z0-9-]{0,10}[a-z0-9]$/;
-const COMPOSER_IMAGE = /^composer-3-airflow-\d+\.\d+\.\d+(-build\.\d+)?$/;
 const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z]+(-[a-z0-9]+)*$/;
 const MODEL_VERSION = /^(latest|[a-z0-9][a-z0-9._-]{0,62})$/;
-const GCS_JAR = /^gs:\/\/[a-z0-9][a-z0-9._-]{1,221}[a-z0-9]\/\S+\.jar$/;
 const CONTAINER_IMAGE = /^([a-z0-9-]+\.)*(gcr\.io|pkg\.dev)\/[a-z0-9._\/-]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})?$/;
 const BUCKET = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
 
@@ -120,9 +137,11 @@ export const SETTINGS: readonly SettingSpec[] = [
     check: (v) => (PREFIX.test(v) ? undefined : '2-12 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen'),
   },
   {
-    env: 'S8S_COMPOSER_IMAGE', key: 'composerImage', defaultValue: 'composer-3-airflow-2.10.5',
-    description: 'Composer 3 image. The alias tracks the newest build; exact builds expire after 12 months.',
-    check: (v) => (COMPOSER_IMAGE.test(v) ? undefined : 'composer-3-airflow-X.Y.Z or composer-3-airflow-X.Y.Z-build.N'),
+    env: 'S8S_COMPOSER_IMAGE', key: 'composerImage', defaultValue: DEFAULT_COMPOSER_IMAGE,
+    description: `Composer 3 image: ${composerImages.lines.map((l) => `\`${l.image}\`${l.legacy ? ' (Airflow 2, Composer\'s legacy line)' : ''}`).join(' or ')}, ` +
+      'optionally with `-build.N`. An alias resolves to a build at creation; builds leave support 12 months after release. ' +
+      'Changing it on a deployed lab upgrades the environment in place (see "Changing the Airflow line of a deployed lab").',
+    check: checkComposerImage,
   },
   {
     env: 'S8S_COMPOSER_SIZE', key: 'composerSize', defaultValue: 'ENVIRONMENT_SIZE_SMALL',
@@ -159,20 +178,27 @@ export const SETTINGS: readonly SettingSpec[] = [
     check: (v) => (v === '' || CONTAINER_IMAGE.test(v) ? undefined : 'empty, or an Artifact Registry / Container Registry image such as us-docker.pkg.dev/p/repo/image:tag'),
   },
   {
-    env: 'S8S_BQ_CONNECTOR_JAR', key: 'bqConnectorJar', defaultValue: '',
-    description: 'Extra BigQuery connector jar (gs://…jar); empty uses the connector runtime 2.2 ships.',
-    check: (v) => (v === '' || GCS_JAR.test(v) ? undefined : 'empty, or a gs://bucket/path/connector.jar URI'),
-  },
-  {
     env: 'S8S_STATE_BUCKET', key: 'stateBucket', defaultValue: '',
     description: 'Existing GCS bucket for Terraform state (prefix `s8s-scoring-lab/<prefix>`); empty keeps `terraform.s8s-scoring-lab.tfstate` in this folder.',
     check: (v) => (v === '' || (BUCKET.test(v) && !v.includes('..')) ? undefined : 'empty, or an existing bucket name (3-63 lowercase letters, digits, "-", "_", ".")'),
   },
 ];
 
+/** Settings the lab no longer has, with why: set, they stop synth rather than be ignored. */
+export const REMOVED_SETTINGS: Readonly<Record<string, string>> = {
+  S8S_BQ_CONNECTOR_JAR:
+    'unset: Serverless runtime 2.x ships the BigQuery connector, and a second copy on the classpath fails the job ' +
+    '("BigQueryRelationProvider not a subtype", kevenpinto/spark-serverless-repo-example#2); ' +
+    'Google\'s connector page asks for --jars only on runtime 2.0',
+};
+
 /** Reads and validates every setting; throws one ConfigError that lists every bad value. */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): LabConfig {
   const problems: string[] = [];
+  for (const [name, why] of Object.entries(REMOVED_SETTINGS)) {
+    const raw = env[name];
+    if (raw !== undefined && raw !== '') problems.push(`${name}: ${JSON.stringify(raw)} is no longer a setting; expected it ${why}`);
+  }
   const values: Record<string, string> = {};
   for (const spec of SETTINGS) {
     const raw = env[spec.env];
@@ -202,7 +228,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): L
     phsDiskGb: Number(values.phsDiskGb),
     modelVersion: values.modelVersion,
     containerImage: values.containerImage,
-    bqConnectorJar: values.bqConnectorJar,
     stateBucket: values.stateBucket,
   };
 }

@@ -109,7 +109,6 @@ export class LabStack extends TerraformStack {
         subnet: names.subnetUri,
         phs_server: names.historyServer,
         container_image_uri: config.containerImage,
-        bq_connector_jar_uri: config.bqConnectorJar,
         bq_dataset: DATASET_ID,
         umsa_fqn: names.sparkAccountEmail,
         model_version: config.modelVersion,

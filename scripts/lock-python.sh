@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Re-resolves the Python lock files from the .in files (a maintainer's task, not a test step).
-# Airflow has no reachable constraints URL offline, so airflow-constraints.txt pins what
-# Airflow's own constraints file (the one that ships google provider 15.1.0) pins for the
-# libraries that decide whether it imports at all; airflow3-constraints.txt is the same list
-# without the Airflow 2 web-server pins.
+#
+# Airflow: one environment per line in airflow/composer_images.json, named by its testEnv. Its
+# lock pins what that Composer build ships (the line's "pins": Airflow, the Task SDK, the Google
+# provider) and resolves every other package as it stood on the build's release date
+# ("packagesAsOf", uv --exclude-newer), the way Airflow's own constraint files freeze a release.
+# Left to today's newest releases, Airflow 3.2.2's in-process Execution API breaks (svcs 26,
+# fastapi 0.16x, pydantic 2.13+ each failed on 2026-12-01).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(dirname "$here")"
 source "$here/python-env.sh" --source-only
 cd "$here/requirements"
 uv_bin="$(ensure_uv)"
@@ -14,7 +18,28 @@ common=(--python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate
 "$uv_bin" pip compile spark.in "${common[@]}" -o spark.lock
 "$uv_bin" pip compile checkov.in "${common[@]}" -o checkov.lock
 "$uv_bin" pip compile twin.in "${common[@]}" -o twin.lock
-"$uv_bin" pip compile airflow.in -c airflow-constraints.txt "${common[@]}" -o airflow.lock
-# Airflow 3 only proves the DAG files import there; the web-UI pins of Airflow 2 do not apply.
-"$uv_bin" pip compile airflow3.in -c airflow3-constraints.txt "${common[@]}" -o airflow3.lock
+"$uv_bin" pip compile lint.in "${common[@]}" -o lint.lock
+
+# One line per environment: testEnv, build, packagesAsOf, then the pins as name==version.
+"$PYTHON" - "$repo/airflow/composer_images.json" > airflow-lines.tmp <<'PY'
+import json, sys
+for line in json.load(open(sys.argv[1]))["lines"]:
+    pins = " ".join(f"{name}=={version}" for name, version in line["pins"].items())
+    print(line["testEnv"], line["build"], line["packagesAsOf"], pins)
+PY
+while read -r env build as_of pins; do
+  tmp="$(mktemp -d)"
+  printf '%s\n' $pins google-cloud-dataproc google-cloud-bigquery > "$tmp/image.in"
+  "$uv_bin" pip compile "$tmp/image.in" airflow-tools.in "${common[@]}" \
+    --exclude-newer "${as_of}T00:00:00Z" --no-header -o "$tmp/lock"
+  {
+    echo "# Airflow test environment '$env': the packages of Cloud Composer's $build."
+    echo "# Pinned as that build ships them: $pins."
+    echo "# Everything else as published on $as_of (packagesAsOf: the cut-off for that build), for Python 3.11."
+    echo "# Written by scripts/lock-python.sh from airflow/composer_images.json; do not edit."
+    cat "$tmp/lock"
+  } > "$env.lock"
+  rm -rf "$tmp"
+done < airflow-lines.tmp
+rm -f airflow-lines.tmp
 echo "locked: $(ls ./*.lock | tr '\n' ' ')"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates or refreshes one of the project's Python virtual environments from its lock file:
-#   scripts/python-env.sh spark|airflow|airflow3|checkov|twin     -> prints the environment's folder
+#   scripts/python-env.sh spark|checkov|lint|twin|<testEnv>     -> prints the environment's folder
+# where <testEnv> is an Airflow line's environment in airflow/composer_images.json (airflow3, airflow2).
 # An environment is rebuilt only when its lock file changed (a stamp holds the lock's hash).
 # Installs go through uv, itself installed from a hash-pinned lock with pip.
 set -euo pipefail
@@ -48,7 +49,7 @@ ensure_java() {
 
 ensure_env() {
   local name="$1" env="$VENVS/$1" lock="$LOCKS/$1.lock"
-  [ -f "$lock" ] || { log "unknown environment '$name': no $lock (expected spark, airflow, airflow3, checkov or twin)"; exit 2; }
+  [ -f "$lock" ] || { log "unknown environment '$name': no $lock (expected spark, checkov, lint, twin or an Airflow testEnv of airflow/composer_images.json)"; exit 2; }
   [ "$name" = spark ] && ensure_java
   if ! stamp_ok "$env" "$lock"; then
     local uv_bin
@@ -64,6 +65,6 @@ ensure_env() {
 }
 
 if [ "${1:-}" != "--source-only" ]; then
-  [ $# -eq 1 ] || { log "usage: $0 spark|airflow|airflow3|checkov|twin"; exit 2; }
+  [ $# -eq 1 ] || { log "usage: $0 spark|checkov|lint|twin|airflow3|airflow2"; exit 2; }
   ensure_env "$1"
 fi

@@ -13,8 +13,9 @@ function requiredValues(): Record<string, string> {
 const envName = (k: string) => `AIRFLOW_VAR_${k.toUpperCase()}`;
 
 describe('airflow/variables.json', () => {
-  test('names the optional variables among the variables, the custom image and the extra connector jar', () => {
-    expect([...OPTIONAL_AIRFLOW_VARIABLES].sort()).toEqual(['bq_connector_jar_uri', 'container_image_uri']);
+  test('names the optional variables among the variables: the custom image (no connector jar: the runtime ships it)', () => {
+    expect([...OPTIONAL_AIRFLOW_VARIABLES].sort()).toEqual(['container_image_uri']);
+    expect(Object.keys(AIRFLOW_VARIABLES)).not.toContain('bq_connector_jar_uri');
     for (const k of OPTIONAL_AIRFLOW_VARIABLES) expect(Object.keys(AIRFLOW_VARIABLES)).toContain(k);
   });
 });
@@ -32,7 +33,6 @@ describe('airflowEnvVariables', () => {
   test('sets an optional variable that has a value', () => {
     const env = airflowEnvVariables({ ...requiredValues(), container_image_uri: 'us-docker.pkg.dev/p/lab/spark:1' });
     expect(env.AIRFLOW_VAR_CONTAINER_IMAGE_URI).toBe('us-docker.pkg.dev/p/lab/spark:1');
-    expect(env).not.toHaveProperty('AIRFLOW_VAR_BQ_CONNECTOR_JAR_URI');
   });
 
   test('refuses a required variable that is missing or empty, naming it', () => {
@@ -58,7 +58,7 @@ describe('Composer construct', () => {
   }
 
   test('synthesizes no AIRFLOW_VAR_* with an empty value', () => {
-    const env = single(synthComposer({ ...requiredValues(), container_image_uri: '', bq_connector_jar_uri: '' }), 'google_composer_environment');
+    const env = single(synthComposer({ ...requiredValues(), container_image_uri: '' }), 'google_composer_environment');
     const vars = env.config.software_config.env_variables as Record<string, string>;
     expect(Object.keys(vars).sort()).toEqual(Object.keys(requiredValues()).map(envName).sort());
     expect(Object.values(vars)).not.toContain('');
@@ -68,7 +68,7 @@ describe('Composer construct', () => {
 describe('the lab stack', () => {
   test.each([
     ['with the default configuration', {}],
-    ['with a custom image and connector jar', { S8S_CONTAINER_IMAGE: 'us-docker.pkg.dev/demo-proj/lab/spark:1', S8S_BQ_CONNECTOR_JAR: 'gs://spark-lib/bigquery/connector.jar' }],
+    ['with a custom image', { S8S_CONTAINER_IMAGE: 'us-docker.pkg.dev/demo-proj/lab/spark:1' }],
   ])('synthesizes no empty AIRFLOW_VAR_* %s', (_, extra) => {
     const stack = synthLab({ GOOGLE_CLOUD_PROJECT: 'demo-proj', ...extra });
     for (const env of Object.values(resourcesOf(stack, 'google_composer_environment'))) {

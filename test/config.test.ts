@@ -2,7 +2,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ConfigError, loadConfig, PLACEHOLDER_PROJECT, SETTINGS } from '../lib/config';
+import composerImages from '../airflow/composer_images.json';
+import { ConfigError, DEFAULT_COMPOSER_IMAGE, loadConfig, PLACEHOLDER_PROJECT, SETTINGS, TESTED_COMPOSER_IMAGES } from '../lib/config';
 
 describe('configuration defaults', () => {
   test('no configuration at all gives a complete, placeholder configuration', () => {
@@ -12,14 +13,13 @@ describe('configuration defaults', () => {
       projectIsPlaceholder: true,
       region: 'us-central1',
       prefix: 's8s',
-      composerImage: 'composer-3-airflow-2.10.5',
+      composerImage: 'composer-3-airflow-3.2.2',
       composerSize: 'ENVIRONMENT_SIZE_SMALL',
       subnetCidr: '10.10.0.0/24',
       phsMachineType: 'e2-standard-2',
       phsDiskGb: 35,
       modelVersion: 'latest',
       containerImage: '',
-      bqConnectorJar: '',
       stateBucket: '',
     });
   });
@@ -58,7 +58,12 @@ const BAD: Array<[string, unknown]> = [
   ['S8S_COMPOSER_IMAGE', 'composer-2-airflow-2.10.5'],
   ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3'],
   ['S8S_COMPOSER_IMAGE', 'latest'],
-  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.10.5-build'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.10.5'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.10.5-build.16'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.3.1'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2-build'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2-build.x'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2 '],
   ['S8S_COMPOSER_SIZE', 'SMALL'],
   ['S8S_COMPOSER_SIZE', 'environment_size_small'],
   ['S8S_SUBNET_CIDR', '10.10.0.0'],
@@ -85,9 +90,6 @@ const BAD: Array<[string, unknown]> = [
   ['S8S_MODEL_VERSION', 'a'.repeat(64)],
   ['S8S_CONTAINER_IMAGE', 'docker.io/library/spark:3'],
   ['S8S_CONTAINER_IMAGE', 'not an image'],
-  ['S8S_BQ_CONNECTOR_JAR', 'https://example.com/connector.jar'],
-  ['S8S_BQ_CONNECTOR_JAR', 'gs://bucket/connector.zip'],
-  ['S8S_BQ_CONNECTOR_JAR', 'gs://b'],
   ['S8S_STATE_BUCKET', 'UPPER-bucket'],
   ['S8S_STATE_BUCKET', 'ab'],
   ['S8S_STATE_BUCKET', 'gs://bucket'],
@@ -123,6 +125,32 @@ describe('bad configuration fails with a message naming the setting', () => {
   });
 });
 
+describe('the Composer image', () => {
+  test('the tested lines are the Airflow 3 default and the legacy Airflow 2.11 line of airflow/composer_images.json', () => {
+    expect(DEFAULT_COMPOSER_IMAGE).toBe('composer-3-airflow-3.2.2');
+    expect(TESTED_COMPOSER_IMAGES).toEqual(['composer-3-airflow-3.2.2', 'composer-3-airflow-2.11.1']);
+    expect(composerImages.lines.map((l) => [l.image, l.legacy])).toEqual([
+      ['composer-3-airflow-3.2.2', false],
+      ['composer-3-airflow-2.11.1', true],
+    ]);
+    for (const l of composerImages.lines) expect(l.build.startsWith(`${l.image}-build.`)).toBe(true);
+  });
+
+  test('an untested line stops synth naming the value and every tested line', () => {
+    expect(() => loadConfig({ S8S_COMPOSER_IMAGE: 'composer-3-airflow-2.10.5' })).toThrow(
+      'S8S_COMPOSER_IMAGE: "composer-3-airflow-2.10.5" is not valid; expected one of the Airflow lines this lab is tested on: ' +
+        'composer-3-airflow-3.2.2 or composer-3-airflow-3.2.2-build.N, or composer-3-airflow-2.11.1 or composer-3-airflow-2.11.1-build.N',
+    );
+  });
+
+  test('the removed connector jar setting stops synth with the reason, instead of being ignored', () => {
+    expect(() => loadConfig({ S8S_BQ_CONNECTOR_JAR: 'gs://spark-lib/bigquery/connector.jar' })).toThrow(
+      /S8S_BQ_CONNECTOR_JAR: "gs:\/\/spark-lib\/bigquery\/connector.jar" is no longer a setting; expected it unset: .*BigQueryRelationProvider not a subtype/,
+    );
+    expect(() => loadConfig({ S8S_BQ_CONNECTOR_JAR: '' })).not.toThrow();
+  });
+});
+
 describe('good edge cases pass', () => {
   test.each<[string, string]>([
     ['GOOGLE_CLOUD_PROJECT', 'a1b2c3'],
@@ -130,7 +158,10 @@ describe('good edge cases pass', () => {
     ['S8S_PREFIX', 'ab'],
     ['S8S_PREFIX', 'lab-team-123'],
     ['S8S_REGION', 'europe-west1'],
-    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.10.5-build.10'],
+    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2'],
+    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2-build.2'],
+    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.11.1'],
+    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.11.1-build.14'],
     ['S8S_COMPOSER_SIZE', 'ENVIRONMENT_SIZE_MEDIUM'],
     ['S8S_SUBNET_CIDR', '10.0.0.0/16'],
     ['S8S_SUBNET_CIDR', '172.16.4.0/29'],
@@ -142,7 +173,6 @@ describe('good edge cases pass', () => {
     ['S8S_MODEL_VERSION', 'a'.repeat(63)],
     ['S8S_CONTAINER_IMAGE', 'us-docker.pkg.dev/demo-proj/lab/spark@sha256:' + 'a'.repeat(64)],
     ['S8S_CONTAINER_IMAGE', 'gcr.io/demo-proj/spark:1.0'],
-    ['S8S_BQ_CONNECTOR_JAR', 'gs://spark-lib/bigquery/spark-bigquery-with-dependencies_2.13-0.36.4.jar'],
     ['S8S_STATE_BUCKET', 'my.state-bucket_1'],
   ])('%s = %s', (setting, value) => {
     expect(() => loadConfig({ GOOGLE_CLOUD_PROJECT: 'demo-proj', [setting]: value })).not.toThrow();

@@ -1,9 +1,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { AIRFLOW_VARIABLES, JOB_TABLES, OPTIONAL_AIRFLOW_VARIABLES, TABLE_SCHEMAS } from '../lib/contract';
+import { DEFAULT_COMPOSER_IMAGE, TESTED_COMPOSER_IMAGES } from '../lib/config';
+import { SPARK_RUNTIME_VERSION } from '../lib/names';
 import { LAB_APIS } from '../lib/services';
 import {
-  addresses, addressOf, bucketPurposes, DEMO_ENV, describeAddress, directDependencies, refId, resourcesOf, single,
+  addresses, addressOf, bucketPurposes, DEMO_ENV, describeAddress, directDependencies, Json, refId, resourcesOf, single,
   synthLab, waitsFor,
 } from './helpers';
 
@@ -126,7 +128,8 @@ describe('composer', () => {
   const env = single(stack, 'google_composer_environment');
   test('Composer 3, small, the lab account, the lab bucket, no PyPI packages', () => {
     expect(env.name).toBe('s8s-composer');
-    expect(env.config.software_config.image_version).toBe('composer-3-airflow-2.10.5');
+    expect(env.config.software_config.image_version).toBe('composer-3-airflow-3.2.2');
+    expect(env.config.software_config.image_version).toBe(DEFAULT_COMPOSER_IMAGE);
     expect(env.config.software_config.pypi_packages).toBeUndefined();
     expect(env.config.environment_size).toBe('ENVIRONMENT_SIZE_SMALL');
     const lab = Object.entries(resourcesOf(stack, 'google_service_account')).find(([, sa]) => sa.account_id === 's8s-lab-sa')!;
@@ -139,7 +142,7 @@ describe('composer', () => {
 
   test('sets every required variable the DAGs read, as AIRFLOW_VAR_*, and nothing reserved', () => {
     const vars = env.config.software_config.env_variables as Record<string, string>;
-    // The optional ones (custom image, extra jar) are unset by default: left out, not set to "".
+    // The optional one (custom image) is unset by default: left out, not set to "".
     const required = Object.keys(AIRFLOW_VARIABLES).filter((k) => !OPTIONAL_AIRFLOW_VARIABLES.includes(k));
     expect(Object.keys(vars).sort()).toEqual(required.map((k) => `AIRFLOW_VAR_${k.toUpperCase()}`).sort());
     for (const name of Object.keys(vars)) {
@@ -148,7 +151,7 @@ describe('composer', () => {
     }
     expect(vars).toMatchObject({
       AIRFLOW_VAR_PROJECT_ID: 'demo-proj', AIRFLOW_VAR_REGION: 'us-central1', AIRFLOW_VAR_PHS_SERVER: 's8s-phs',
-      AIRFLOW_VAR_BQ_DATASET: 'customer_churn_ds', AIRFLOW_VAR_MODEL_VERSION: 'latest', AIRFLOW_VAR_SPARK_RUNTIME_VERSION: '2.3',
+      AIRFLOW_VAR_BQ_DATASET: 'customer_churn_ds', AIRFLOW_VAR_MODEL_VERSION: 'latest', AIRFLOW_VAR_SPARK_RUNTIME_VERSION: SPARK_RUNTIME_VERSION,
     });
   });
 
@@ -170,6 +173,27 @@ describe('composer', () => {
     const cluster = single(stack, 'google_dataproc_cluster');
     expect(vars.AIRFLOW_VAR_PHS_SERVER).toBe(cluster.name);
   });
+});
+
+describe('changing the Airflow line of a deployed lab', () => {
+  // The google provider (resource_composer_environment.go): image_version is not ForceNew, so a
+  // change is an in-place update of the environment (Composer's upgrade operation), never a
+  // replacement; only the fields below force one, and none of them follows S8S_COMPOSER_IMAGE.
+  const FORCE_NEW = ['name', 'project', 'region'];
+  const NODE_FORCE_NEW = ['service_account', 'zone', 'machine_type', 'disk_size_gb', 'oauth_scopes', 'tags', 'ip_allocation_policy'];
+
+  test.each(TESTED_COMPOSER_IMAGES.flatMap((from) => TESTED_COMPOSER_IMAGES.filter((to) => to !== from).map((to) => [from, to])))(
+    '%s -> %s changes only config.software_config.image_version',
+    (from, to) => {
+      const before = single(synthLab({ ...DEMO_ENV, S8S_COMPOSER_IMAGE: from }), 'google_composer_environment');
+      const after = single(synthLab({ ...DEMO_ENV, S8S_COMPOSER_IMAGE: `${to}-build.3` }), 'google_composer_environment');
+      expect(after.config.software_config.image_version).toBe(`${to}-build.3`);
+      for (const k of FORCE_NEW) expect(after[k]).toEqual(before[k]);
+      for (const k of NODE_FORCE_NEW) expect(after.config.node_config[k]).toEqual(before.config.node_config[k]);
+      const withoutImage = (env: Json) => ({ ...env, config: { ...env.config, software_config: { ...env.config.software_config, image_version: undefined } } });
+      expect(withoutImage(after)).toEqual(withoutImage(before));
+    },
+  );
 });
 
 describe('ordering', () => {

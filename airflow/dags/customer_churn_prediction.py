@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# One import for Airflow 3 and 2.11: the common-compat provider, which the Google provider
+# itself imports from (so every image with providers-google 22.x has it).
+from airflow.providers.common.compat.sdk import DAG, task
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
 from s8s_common import (
@@ -26,12 +29,6 @@ from s8s_common import (
     reconcile,
     reconciliation_sql,
 )
-
-try:  # Airflow 3
-    from airflow.sdk import DAG, task
-except ImportError:  # Airflow 2.10 (Composer 3's default image)
-    from airflow.decorators import task
-    from airflow.models.dag import DAG
 
 MODEL_VERSION = "{{ params.model_version or var.value.model_version or 'latest' }}"
 RESULTS_TABLE = f"{DATASET}.{PREDICTIONS_TABLE}"
@@ -62,7 +59,7 @@ with DAG(
         """Reconciles the run in BigQuery, where its rows landed: one parameterized query (a plain
         BigQueryHook job; BigQueryCheckOperator sends query_params only when deferrable, and this
         environment has no triggerer), then every count is compared to the run's batch_runs row."""
-        job = BigQueryHook(location=location).insert_job(
+        job = BigQueryHook(location=location, use_legacy_sql=False).insert_job(
             configuration={
                 "query": {
                     "query": reconciliation_sql(dataset),
@@ -93,8 +90,9 @@ with DAG(
             "--project={{ var.value.project_id }}",
             "--dataset={{ var.value.bq_dataset }}",
             "--temp-bucket={{ var.value.spark_bucket }}",
-            # The logical date: a re-run of this run keeps its pipeline_execution_dt.
-            "--execution-ts={{ ts }}",
+            # The run's logical date, else (Airflow 3, triggered without one) its run_after:
+            # stored with the run, so a re-run keeps its pipeline_execution_dt.
+            "--execution-ts={{ run_timestamp_iso(dag_run) }}",
             # The run's batch_runs row names the batch that wrote it; the check compares it.
             f"--batch-id={BATCH_ID}",
         ],

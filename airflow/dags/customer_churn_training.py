@@ -1,18 +1,19 @@
 """Training: train the churn model on the lab's training sample as a Dataproc Serverless batch
 and register it as a new model version, which the scoring DAG's "latest" then picks.
 
-The version is v<logical date>, e.g. v20260131t120000, unless the trigger names one:
+The version is v<run timestamp>-<run id hash>, e.g. v20261201t090229-1f0c3a9e (the run's logical
+date, else the time it was triggered for; see s8s_common.default_model_version), unless the
+trigger names one:
     {"model_version": "my-version"}
 """
 
 from __future__ import annotations
 
-from s8s_common import MODELS_ROOT, VERSION_PATTERN, input_uri, lab_batch, lab_dag_settings
+# One import for Airflow 3 and 2.11: the common-compat provider, which the Google provider
+# itself imports from (so every image with providers-google 22.x has it).
+from airflow.providers.common.compat.sdk import DAG
 
-try:  # Airflow 3
-    from airflow.sdk import DAG
-except ImportError:  # Airflow 2.10 (Composer 3's default image)
-    from airflow.models.dag import DAG
+from s8s_common import MODELS_ROOT, VERSION_PATTERN, input_uri, lab_batch, lab_dag_settings
 
 with DAG(
     dag_id="customer-churn-training",
@@ -20,7 +21,7 @@ with DAG(
     schedule=None,
     **lab_dag_settings(
         VERSION_PATTERN,
-        version_help="Name of the new version; empty: v<logical date>",
+        version_help="Name of the new version; empty: v<run timestamp>-<run id hash>",
         input_help="Labelled customer CSV; empty: the lab's training sample",
     ),
     tags=["s8s", "training"],
@@ -32,6 +33,6 @@ with DAG(
         args=[
             "--input=" + input_uri("training.csv"),
             f"--models-root={MODELS_ROOT}",
-            "--model-version={{ params.model_version or 'v' ~ (ts_nodash | lower) }}",
+            "--model-version={{ params.model_version or default_model_version(dag_run) }}",
         ],
     )

@@ -4,6 +4,12 @@ scoring run's reconciliation.
 Nothing here touches Airflow variables, the clock, randomness or the network when a DAG file
 is parsed: every setting is a template that Airflow renders when a task runs, from the
 AIRFLOW_VAR_* environment variables the stack sets (airflow/variables.json lists them).
+
+The same files run on Airflow 3 and on Airflow 2.11 (airflow/composer_images.json). Templates use
+only what every run has, `run_id`, `dag_run`, `params`, `ti` and `var`: on Airflow 3 a run
+triggered without a logical date (`airflow dags trigger`, which the stack's train_command and
+score_command run) has no `ts`, `ds`, `logical_date` or `data_interval_*` in its context, and
+templates are StrictUndefined, so using one would fail the task.
 """
 
 from __future__ import annotations
@@ -15,12 +21,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+# One import for Airflow 3 and 2.11: the common-compat provider, which the Google provider
+# itself imports from (so every image with providers-google 22.x has it).
+from airflow.providers.common.compat.sdk import Param
 from airflow.providers.google.cloud.operators.dataproc import DataprocCreateBatchOperator
-
-try:  # Airflow 3
-    from airflow.sdk import Param
-except ImportError:  # Airflow 2.10 (Composer 3's default image)
-    from airflow.models.param import Param
 
 # A fixed date in the past: the DAGs only run when triggered (schedule=None, catchup=False).
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -63,6 +67,30 @@ def pipeline_id_for(run_id: str) -> str:
     return f"{slug}-{hashlib.sha256(run_id.encode()).hexdigest()[:8]}"
 
 
+def run_timestamp(dag_run: Any) -> datetime:
+    """When the run stands for: its logical date, or, for an Airflow 3 run triggered without one,
+    the time it was triggered for (run_after, which every Airflow 3 run has). Both are stored with
+    the run, so a re-run (clearing its tasks) keeps the same timestamp."""
+    when = getattr(dag_run, "logical_date", None) or getattr(dag_run, "run_after", None)
+    if when is None:
+        raise ValueError(f"DAG run {dag_run.run_id} has neither a logical date nor run_after")
+    return when
+
+
+def run_timestamp_iso(dag_run: Any) -> str:
+    """run_timestamp as ISO 8601 text with its offset, e.g. 2026-12-01T09:02:29.303346+00:00."""
+    return run_timestamp(dag_run).isoformat()
+
+
+def default_model_version(dag_run: Any) -> str:
+    """The version a training run registers when the trigger names none: v<run timestamp to the
+    second>-<8 hex digits of the run id>, e.g. v20261201t090229-1f0c3a9e. Unique per run (two runs
+    triggered in the same second differ in their run ids), the same on every attempt, and valid
+    for pyspark/lab_registry.py (at most 63 of [a-z0-9._-])."""
+    stamp = run_timestamp(dag_run).strftime("%Y%m%dt%H%M%S")
+    return f"v{stamp}-{hashlib.sha256(dag_run.run_id.encode()).hexdigest()[:8]}"
+
+
 def batch_id_for(kind: str, run_id: str, try_number: int) -> str:
     """Dataproc batch id: 4-63 of [a-z0-9-], one per run and attempt."""
     return f"s8s-{kind}-{pipeline_id_for(run_id)}-a{int(try_number)}"
@@ -73,7 +101,12 @@ def batch_id_template(kind: str) -> str:
     return "{{ batch_id_for('" + kind + "', run_id, ti.try_number) }}"
 
 
-MACROS = {"pipeline_id_for": pipeline_id_for, "batch_id_for": batch_id_for}
+MACROS = {
+    "pipeline_id_for": pipeline_id_for,
+    "batch_id_for": batch_id_for,
+    "run_timestamp_iso": run_timestamp_iso,
+    "default_model_version": default_model_version,
+}
 
 
 def lab_dag_settings(version_pattern: str, version_help: str, input_help: str) -> dict[str, Any]:
@@ -111,14 +144,16 @@ BATCH_VCPUS = int(BATCH_SIZE["spark.driver.cores"]) + int(BATCH_SIZE["spark.exec
 
 
 def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
-    """The Batch resource for a lab job on Dataproc Serverless runtime 2.2."""
+    """The Batch resource for a lab job on Dataproc Serverless, on the runtime the
+    spark_runtime_version variable names. No connector jar: runtime 2.x ships the BigQuery
+    connector, and a second copy on the classpath fails the job ("BigQueryRelationProvider not a
+    subtype", kevenpinto/spark-serverless-repo-example#2); Google's connector page asks for
+    --jars only on runtime 2.0."""
     return {
         "pyspark_batch": {
             "main_python_file_uri": f"{CODE}/{main_file}",
             "python_file_uris": [f"{CODE}/{name}" for name in JOB_MODULES],
             "file_uris": [f"{CODE}/table_schemas.json"],
-            # Runtime 2.2 ships the BigQuery connector; an extra jar only when configured.
-            "jar_file_uris": ["{{ var.value.get('bq_connector_jar_uri', '') }}"],
             "args": args,
         },
         "runtime_config": {
@@ -175,7 +210,7 @@ def reconcile(pipeline_id: str, batch_id: str, row: dict[str, Any]) -> dict[str,
     rows again) naming every number. They add up when the run has exactly one batch_runs row,
     written by the batch this run submitted, and read = scored + rejected, scored = the run's rows
     in batch_predictions, rejected = its rows in batch_rejects."""
-    from airflow.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     numbers = {"pipeline_id": pipeline_id, **row}
     summary = ", ".join(f"{k}={v}" for k, v in numbers.items())
@@ -199,8 +234,10 @@ def reconcile(pipeline_id: str, batch_id: str, row: dict[str, Any]) -> dict[str,
 class LabBatchOperator(DataprocCreateBatchOperator):
     """Submits a lab batch and waits for it.
 
-    Optional settings that render empty (no custom container image, no extra connector jar) are
-    left out rather than sent as "". Before attempt N submits its batch, the batches of attempts
+    Optional settings that render empty (no custom container image) are left out rather than
+    sent as "". The provider (22.x) adds the labels airflow-dag-id, airflow-task-id and
+    airflow-dag-display-name to the batch and returns the finished batch (Batch.to_dict) as the
+    task's XCom, which the scoring DAG's check reads. Before attempt N submits its batch, the batches of attempts
     1..N-1 (their ids differ only in the attempt) must be finished: one still PENDING or RUNNING
     (the task was killed, its worker lost) is cancelled and waited for, so two batches never
     replace the same pipeline_id's rows at the same time.

@@ -37,9 +37,15 @@ class FakeDataproc:
         self.calls: list[tuple[str, Any]] = []  # (method, request message), in order
         self.batches: dict[str, dataproc_v1.Batch] = {}
         self.script: dict[str, list[int]] = {}
-        # What a batch created here ends as.
+        # What a batch created here ends as; `outcomes` first, one per CreateBatch, then `outcome`.
         self.outcome = State.SUCCEEDED
         self.outcome_message = ""
+        self.outcomes: list[int] = []
+        # GetBatch calls per resource name to refuse with PERMISSION_DENIED first (as right after
+        # a deploy, while IAM propagates): the wait of that attempt fails, its batch lives on.
+        self.deny_polls: dict[str, int] = {}
+        # Called with each CreateBatchRequest (and the call's context) before it is handled.
+        self.before_create: Callable[[dataproc_v1.CreateBatchRequest, grpc.ServicerContext], None] | None = None
         self._lock = threading.Lock()
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
         self._server.add_generic_rpc_handlers(
@@ -93,6 +99,8 @@ class FakeDataproc:
     def _create(self, request: dataproc_v1.CreateBatchRequest, context: grpc.ServicerContext) -> operations_pb2.Operation:
         with self._lock:
             self.calls.append(("CreateBatch", request))
+            if self.before_create:
+                self.before_create(request, context)
             project, region = _parent(request.parent)
             name = f"projects/{project}/locations/{region}/batches/{request.batch_id}"
             if name in self.batches:
@@ -100,7 +108,8 @@ class FakeDataproc:
             operation = f"projects/{project}/regions/{region}/operations/op-{request.batch_id}"
             batch = dataproc_v1.Batch(request.batch)
             batch.name, batch.operation = name, operation
-            batch.state, batch.state_message = self.outcome, self.outcome_message
+            batch.state = self.outcomes.pop(0) if self.outcomes else self.outcome
+            batch.state_message = self.outcome_message
             self.batches[name] = batch
             metadata = any_pb2.Any()
             metadata.Pack(dataproc_v1.BatchOperationMetadata.pb(dataproc_v1.BatchOperationMetadata(batch=name)))
@@ -109,6 +118,9 @@ class FakeDataproc:
     def _get(self, request: dataproc_v1.GetBatchRequest, context: grpc.ServicerContext) -> dataproc_v1.Batch:
         with self._lock:
             self.calls.append(("GetBatch", request))
+            if self.deny_polls.get(request.name, 0) > 0:
+                self.deny_polls[request.name] -= 1
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, f"Permission 'dataproc.batches.get' denied on {request.name}")
             batch = self.batches.get(request.name)
             if batch is None:
                 context.abort(grpc.StatusCode.NOT_FOUND, f"Batch {request.name} not found")

@@ -1,8 +1,8 @@
-"""The DAGs as a real Airflow loads, parses and renders them."""
+"""The DAGs as the real Airflow of this environment (one of airflow/composer_images.json's lines)
+loads and parses them, and what they are built from; test_execute.py runs them."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import DAGS, OPTIONAL_VARIABLES, REPO, SAMPLE_VARIABLES, VARIABLES, worker_dag_run
+from conftest import AIRFLOW_3, DAGS, IMAGES, LINE, OPTIONAL_VARIABLES, REPO, SAMPLE_VARIABLES, VARIABLES, load_dagbag
 
 SCORING = "customer-churn-prediction"
 TRAINING = "customer-churn-training"
@@ -21,14 +21,47 @@ BATCH_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,61}[a-z0-9]$")
 
 @pytest.fixture(scope="module")
 def dagbag():
-    from airflow.models.dagbag import DagBag
-
-    return DagBag(dag_folder=str(DAGS), include_examples=False)
+    return load_dagbag()
 
 
-def test_dagbag_loads_without_import_errors(dagbag):
-    assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {SCORING, TRAINING}
+def test_dagbag_loads_without_import_errors_or_deprecation_warnings():
+    """Imported in a fresh process, as the DAG processor does: no import error, and no warning
+    about anything Airflow moved or removed, raised from the DAG files."""
+    dagbag_module = "airflow.dag_processing.dagbag" if AIRFLOW_3 else "airflow.models.dagbag"
+    code = (
+        "import warnings\n"
+        f"from {dagbag_module} import DagBag\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    bag = DagBag(dag_folder={str(DAGS)!r}, include_examples=False)\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        f"ours = [f'{{w.filename}}:{{w.lineno}}: {{w.message}}' for w in caught if {str(DAGS)!r} in str(w.filename)]\n"
+        "assert not ours, ours\n"
+        "print(sorted(bag.dag_ids))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(DAGS)}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.strip().splitlines()[-1] == str(sorted([SCORING, TRAINING]))
+
+
+def test_this_environment_is_the_package_set_of_its_composer_build():
+    """The environment's lock names the build it copies and pins what that build ships."""
+    from importlib.metadata import version
+
+    lock = (REPO / "scripts" / "requirements" / f"{LINE['testEnv']}.lock").read_text()
+    assert f"the packages of Cloud Composer's {LINE['build']}." in lock.splitlines()[0]
+    for name, pinned in LINE["pins"].items():
+        assert f"\n{name}=={pinned} \\" in lock, name
+        assert version(name) == pinned, name
+    assert [line["testEnv"] for line in IMAGES["lines"]] == ["airflow3", "airflow2"]
+    assert IMAGES["default"] == IMAGES["lines"][0]["image"] and not IMAGES["lines"][0]["legacy"]
+
+
+def test_test_python_runs_the_suite_once_per_line():
+    script = (REPO / "scripts" / "test-python.sh").read_text()
+    assert "airflow/composer_images.json" in script and 'for name in "${airflow_envs[@]}"' in script
+    assert "pytest -p no:cacheprovider -q test/python/airflow" in script
 
 
 def test_scoring_dag_shape(dagbag):
@@ -36,7 +69,7 @@ def test_scoring_dag_shape(dagbag):
     assert set(dag.task_ids) == {"announce_pipeline", "Predict-Customer-Churn", "check_predictions_written"}
     assert dag.get_task("announce_pipeline").downstream_task_ids == {"Predict-Customer-Churn"}
     assert dag.get_task("Predict-Customer-Churn").downstream_task_ids == {"check_predictions_written"}
-    assert dag.schedule_interval is None
+    assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None: runs only when triggered
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.start_date == datetime(2026, 1, 1, tzinfo=timezone.utc)
     assert dag.get_task("Predict-Customer-Churn").retries == 1
@@ -45,76 +78,23 @@ def test_scoring_dag_shape(dagbag):
 def test_training_dag_shape(dagbag):
     dag = dagbag.get_dag(TRAINING)
     assert dag.task_ids == ["Train-Churn-Model"]
-    assert dag.schedule_interval is None and dag.catchup is False and dag.max_active_runs == 1
+    assert type(dag.timetable).__name__ == "NullTimetable" and dag.catchup is False and dag.max_active_runs == 1
 
 
-def render(dagbag, dag_id, task_id, run_id, conf=None, try_number=1):
-    """Renders one task for a real DagRun in the metadata database, as a worker would."""
+def test_ids_from_airflow_3_manual_run_ids_are_valid_and_stable():
+    """Airflow 3 names a run triggered without a logical date manual__<run_after>_<8 random
+    characters>: the pipeline and batch ids made from it are valid, the same every time they are
+    made from that id, and differ for two runs triggered in the same microsecond."""
+    from s8s_common import batch_id_for, pipeline_id_for
 
-    dag, dr = worker_dag_run(dagbag, dag_id, run_id, conf)
-    ti = dr.get_task_instance(task_id)
-    ti.task = dag.get_task(task_id)
-    ti.task.params = copy.deepcopy(ti.task.params)
-    ti.try_number = try_number
-    ti.render_templates()
-    return ti.task
-
-
-def test_scoring_batch_renders_what_the_stack_sets(dagbag):
-    task = render(dagbag, SCORING, "Predict-Customer-Churn", "manual__2026-01-31T12:00:00+00:00")
-    v = SAMPLE_VARIABLES
-    assert task.project_id == v["project_id"] and task.region == v["region"]
-    assert BATCH_ID.match(task.batch_id), task.batch_id
-    batch = task.batch
-    # No container image variable: the runtime's own image, and the smallest batch size.
-    assert batch["runtime_config"] == {
-        "version": "2.2",
-        "properties": {
-            "spark.driver.cores": "4",
-            "spark.executor.cores": "4",
-            "spark.executor.instances": "2",
-            "spark.dynamicAllocation.enabled": "false",
-            "spark.dataproc.driver.disk.size": "400g",
-            "spark.dataproc.executor.disk.size": "400g",
-        },
-    }
-    execution = batch["environment_config"]["execution_config"]
-    assert execution == {"service_account": v["umsa_fqn"], "subnetwork_uri": v["subnet"], "staging_bucket": v["spark_bucket"]}
-    assert batch["environment_config"]["peripherals_config"]["spark_history_server_config"]["dataproc_cluster"] == (
-        "projects/demo-proj/regions/us-central1/clusters/s8s-phs"
-    )
-    job = batch["pyspark_batch"]
-    assert job["main_python_file_uri"] == "gs://s8s-demo-proj-code/pyspark/batch_scoring.py"
-    shipped = sorted(p.name for p in (REPO / "pyspark").glob("lab_*.py"))
-    assert job["python_file_uris"] == [f"gs://s8s-demo-proj-code/pyspark/{name}" for name in shipped]
-    assert job["file_uris"] == ["gs://s8s-demo-proj-code/pyspark/table_schemas.json"]
-    assert "jar_file_uris" not in job  # runtime 2.2's own connector
-    args = dict(a[2:].split("=", 1) for a in job["args"])
-    assert args == {
-        "pipeline-id": args["pipeline-id"],
-        "model-version": "latest",
-        "input": "gs://s8s-demo-proj-data/data/scoring.csv",
-        "models-root": "gs://s8s-demo-proj-models/churn-model",
-        "sink": "bigquery",
-        "project": "demo-proj",
-        "dataset": "customer_churn_ds",
-        "temp-bucket": "s8s-demo-proj-spark",
-        "execution-ts": "2026-01-31T12:00:00+00:00",
-        "batch-id": task.batch_id,
-    }
-    assert re.fullmatch(r"manual-2026-01-31t12-00-00-00-0-[0-9a-f]{8}", args["pipeline-id"])
-    assert task.batch_id == f"s8s-score-{args['pipeline-id']}-a1"
-
-
-def test_batch_id_differs_per_attempt_and_run(dagbag):
-    run = "manual__2026-01-31T12:00:00+00:00"
-    first = render(dagbag, SCORING, "Predict-Customer-Churn", run, try_number=1).batch_id
-    again = render(dagbag, SCORING, "Predict-Customer-Churn", run, try_number=1).batch_id
-    retry = render(dagbag, SCORING, "Predict-Customer-Churn", run, try_number=2).batch_id
-    other = render(dagbag, SCORING, "Predict-Customer-Churn", "manual__2026-01-31T12:00:00.5+00:00").batch_id
-    assert first == again  # deterministic
-    assert len({first, retry, other}) == 3
-    assert all(BATCH_ID.match(b) for b in (first, retry, other))
+    run_id = "manual__2026-12-01T09:02:29.303346+00:00_r6QUIbw1"
+    twin = "manual__2026-12-01T09:02:29.303346+00:00_Zk0pQ2mB"
+    assert pipeline_id_for(run_id) == pipeline_id_for(run_id)
+    assert re.fullmatch(r"manual-2026-12-01t09-02-29-3033-[0-9a-f]{8}", pipeline_id_for(run_id)), pipeline_id_for(run_id)
+    assert pipeline_id_for(run_id) != pipeline_id_for(twin)
+    for attempt in (1, 2, 12):
+        assert BATCH_ID.match(batch_id_for("score", run_id, attempt)), batch_id_for("score", run_id, attempt)
+    assert len({batch_id_for("score", run_id, n) for n in (1, 2)}) == 2
 
 
 def test_long_run_ids_still_give_valid_batch_ids():
@@ -126,67 +106,41 @@ def test_long_run_ids_still_give_valid_batch_ids():
     assert re.fullmatch(r"[a-z0-9][a-z0-9-]{0,38}[a-z0-9]", pipeline_id_for(run_id))
 
 
-def test_trigger_conf_model_version_wins_over_the_variable(dagbag, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_VAR_MODEL_VERSION", "v-from-variable")
-    run = "manual__2026-01-31T13:00:00+00:00"
-    task = render(dagbag, SCORING, "Predict-Customer-Churn", run, conf={"model_version": "v-from-conf"})
-    assert "--model-version=v-from-conf" in task.batch["pyspark_batch"]["args"]
-    task = render(dagbag, SCORING, "Predict-Customer-Churn", "manual__2026-01-31T14:00:00+00:00")
-    assert "--model-version=v-from-variable" in task.batch["pyspark_batch"]["args"]
+def test_run_timestamp_is_the_logical_date_else_run_after():
+    """What a re-run keeps: both come from the stored run, not from the clock at run time."""
+    from types import SimpleNamespace
+
+    from s8s_common import default_model_version, run_timestamp
+
+    logical = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    after = datetime(2026, 12, 1, 9, 2, 29, 303346, tzinfo=timezone.utc)
+    assert run_timestamp(SimpleNamespace(run_id="r", logical_date=logical, run_after=after)) == logical
+    cli = SimpleNamespace(run_id="manual__2026-12-01T09:02:29.303346+00:00_r6QUIbw1", logical_date=None, run_after=after)
+    assert run_timestamp(cli) == after
+    assert re.fullmatch(r"v20261201t090229-[0-9a-f]{8}", default_model_version(cli))
+    with pytest.raises(ValueError, match="neither a logical date nor run_after"):
+        run_timestamp(SimpleNamespace(run_id="r", logical_date=None, run_after=None))
 
 
-def test_trigger_conf_with_a_bad_model_version_is_refused(dagbag):
-    """A run triggered with a malformed version is refused before anything runs."""
-    from airflow.exceptions import ParamValidationError
-    from airflow.utils.state import DagRunState
-    from airflow.utils.types import DagRunType
+def test_version_pattern_is_the_registrys():
+    """The DAGs check a trigger's model_version with the pattern pyspark/lab_registry.py enforces."""
+    import s8s_common
 
-    when = datetime(2026, 1, 31, 17, 0, tzinfo=timezone.utc)
-    for dag_id in (SCORING, TRAINING):
-        with pytest.raises(ParamValidationError, match="model_version"):
-            dagbag.get_dag(dag_id).create_dagrun(
-                run_id="manual__bad",
-                run_type=DagRunType.MANUAL,
-                execution_date=when,
-                data_interval=(when, when),
-                state=DagRunState.QUEUED,
-                conf={"model_version": "not a version!"},
-                external_trigger=True,
-            )
+    registry = (REPO / "pyspark" / "lab_registry.py").read_text()
+    pattern = re.search(r'MODEL_VERSION = re\.compile\(r"([^"]+)"\)', registry).group(1)
+    assert s8s_common.VERSION_PATTERN == pattern
+    assert s8s_common.SCORING_VERSION_PATTERN == "^(latest|" + pattern[1:-1] + ")$"
 
 
-def test_configured_container_and_jar_are_passed(dagbag, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_VAR_CONTAINER_IMAGE_URI", "us-docker.pkg.dev/demo-proj/lab/spark:1")
-    monkeypatch.setenv("AIRFLOW_VAR_BQ_CONNECTOR_JAR_URI", "gs://spark-lib/bigquery/connector.jar")
-    task = render(dagbag, SCORING, "Predict-Customer-Churn", "manual__2026-01-31T15:00:00+00:00")
-    assert task.batch["runtime_config"]["container_image"] == "us-docker.pkg.dev/demo-proj/lab/spark:1"
-    assert task.batch["pyspark_batch"]["jar_file_uris"] == ["gs://spark-lib/bigquery/connector.jar"]
-
-
-def test_check_and_announcement_use_the_same_pipeline_id(dagbag):
-    run = "manual__2026-01-31T16:00:00+00:00"
-    batch = render(dagbag, SCORING, "Predict-Customer-Churn", run)
-    pipeline_id = next(a.split("=", 1)[1] for a in batch.batch["pyspark_batch"]["args"] if a.startswith("--pipeline-id="))
-    check = render(dagbag, SCORING, "check_predictions_written", run)
-    assert check.op_kwargs["pipeline_id"] == pipeline_id
-    assert check.op_kwargs["dataset"] == "demo-proj.customer_churn_ds"
-    assert (check.op_kwargs["project"], check.op_kwargs["location"]) == ("demo-proj", "us-central1")
-    announce = render(dagbag, SCORING, "announce_pipeline", run)
-    assert announce.op_args[0] == pipeline_id
-    assert f"WHERE pipeline_id = '{pipeline_id}'" not in announce.op_args[2]  # the table; the query is logged at run time
-    assert announce.op_args[2] == "demo-proj.customer_churn_ds.batch_predictions"
-
-
-def test_training_batch_registers_a_version_named_after_the_run(dagbag):
-    task = render(dagbag, TRAINING, "Train-Churn-Model", "manual__2026-01-31T12:00:00+00:00")
-    job = task.batch["pyspark_batch"]
-    assert job["main_python_file_uri"] == "gs://s8s-demo-proj-code/pyspark/model_training.py"
-    assert job["args"] == [
-        "--input=gs://s8s-demo-proj-data/data/training.csv",
-        "--models-root=gs://s8s-demo-proj-models/churn-model",
-        "--model-version=v20260131t120000",
-    ]
-    assert BATCH_ID.match(task.batch_id) and task.batch_id.startswith("s8s-train-")
+def test_templates_use_no_context_key_a_run_without_logical_date_lacks():
+    """On Airflow 3 a run triggered without a logical date has none of these in its context."""
+    missing = (
+        r"\b(ts|ts_nodash|ts_nodash_with_tz|ds|ds_nodash|logical_date|execution_date"
+        r"|data_interval_start|data_interval_end|prev_ds|next_ds)\b"
+    )
+    for path in DAGS.glob("*.py"):
+        for template in re.findall(r"\{\{(.*?)\}\}", path.read_text()):
+            assert not re.search(missing, template), f"{path.name}: {{{{{template}}}}}"
 
 
 def test_dags_read_exactly_the_variables_the_stack_sets():
@@ -202,18 +156,6 @@ def test_dags_read_exactly_the_variables_the_stack_sets():
     assert not direct & OPTIONAL_VARIABLES
     assert OPTIONAL_VARIABLES < set(VARIABLES)
     assert set(SAMPLE_VARIABLES) == set(VARIABLES) - OPTIONAL_VARIABLES
-
-
-def test_dags_render_with_every_optional_variable_absent(dagbag, monkeypatch):
-    """The stack leaves optional variables out when they have no value; the tasks still render,
-    and the batches leave the settings out so that the service applies its defaults."""
-    for name in OPTIONAL_VARIABLES:
-        monkeypatch.delenv(f"AIRFLOW_VAR_{name.upper()}", raising=False)
-    run = "manual__2026-01-31T18:00:00+00:00"
-    for dag_id, task_id in ((SCORING, "Predict-Customer-Churn"), (TRAINING, "Train-Churn-Model")):
-        batch = render(dagbag, dag_id, task_id, run).batch
-        assert "container_image" not in batch["runtime_config"]
-        assert "jar_file_uris" not in batch["pyspark_batch"]
 
 
 def test_dag_paths_match_what_the_stack_uploads_and_the_job_writes():
@@ -248,8 +190,10 @@ def test_parsing_touches_no_database_and_no_variables(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_VAR_")}
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path}/missing/dir/airflow.db"
     env["AIRFLOW_HOME"] = str(tmp_path)
+    env["PYTHONPATH"] = str(DAGS)  # as Airflow 3's DAG processor puts the bundle folder on sys.path
+    dagbag_module = "airflow.dag_processing.dagbag" if AIRFLOW_3 else "airflow.models.dagbag"
     code = (
-        "from airflow.models.dagbag import DagBag\n"
+        f"from {dagbag_module} import DagBag\n"
         f"bag = DagBag(dag_folder={str(DAGS)!r}, include_examples=False)\n"
         "assert not bag.import_errors, bag.import_errors\n"
         "print(sorted(bag.dag_ids))\n"
