@@ -2,14 +2,14 @@
 
 The cloud twin (scripts/twin.py) runs both emulators; the scoring job runs in the Spark environment
 (scripts/local_lab.py, --sink bigquery, the same job the DAG submits) and writes its three tables to
-the emulated BigQuery. Then the DAG's own check_predictions_written task executes with the run's
+the emulated BigQuery. Then the DAG's own check_predictions_written task runs with the run's
 pipeline_id and batch, its BigQueryHook pointed at the emulator (BIGQUERY_EMULATOR_HOST), and the
 emulator answers its one parameterized reconciliation query from those rows: no canned answer.
 """
 
 from __future__ import annotations
 
-import copy
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -74,18 +74,19 @@ def rows_of(state, table: str, pipeline_id: str) -> int:
 
 
 def check(state, pipeline_id: str, batch_id: str):
-    """Executes the DAG's check_predictions_written task (its operator's execute()) for the run."""
+    """The DAG's check_predictions_written task body for the run: the function its TaskFlow operator
+    calls, with the arguments the DAG passes it (Airflow 3 refuses an operator's execute() outside
+    its task runner; the DAG runs at the end of this file go through the runner itself)."""
     import customer_churn_prediction
 
-    task = copy.deepcopy(customer_churn_prediction.dag.get_task("check_predictions_written"))
-    task.op_kwargs = {
-        "scored_batch": {"name": f"projects/{state.project}/locations/{LOCATION}/batches/{batch_id}"},
-        "pipeline_id": pipeline_id,
-        "dataset": f"{state.project}.customer_churn_ds",
-        "project": state.project,
-        "location": LOCATION,
-    }
-    return task.execute(context={})
+    task = customer_churn_prediction.dag.get_task("check_predictions_written")
+    return task.python_callable(
+        scored_batch={"name": f"projects/{state.project}/locations/{LOCATION}/batches/{batch_id}"},
+        pipeline_id=pipeline_id,
+        dataset=f"{state.project}.customer_churn_ds",
+        project=state.project,
+        location=LOCATION,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +140,7 @@ def dml(state, sql: str, pipeline_id: str) -> int:
 def test_a_run_row_whose_counts_do_not_add_up_fails_the_check(google, first_run):
     from s8s_common import batch_id_for
 
-    from airflow.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     pipeline_id, _, _ = first_run
     runs = f"`{google.project}.customer_churn_ds.batch_runs`"
@@ -155,7 +156,7 @@ def test_a_run_row_whose_counts_do_not_add_up_fails_the_check(google, first_run)
 def test_a_run_missing_a_row_fails_the_check_naming_every_number(google, first_run):
     from s8s_common import batch_id_for
 
-    from airflow.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     pipeline_id, _, _ = first_run
     table = f"`{google.project}.customer_churn_ds.batch_predictions`"
@@ -170,7 +171,7 @@ def test_a_run_missing_a_row_fails_the_check_naming_every_number(google, first_r
 
 
 def test_a_run_row_written_by_another_batch_fails_the_check(google, first_run):
-    from airflow.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     pipeline_id, _, _ = first_run
     with pytest.raises(AirflowFailException, match="not by this run's batch s8s-score-other-a1"):
@@ -178,7 +179,7 @@ def test_a_run_row_written_by_another_batch_fails_the_check(google, first_run):
 
 
 def test_a_pipeline_id_with_no_run_row_fails_the_check(google, first_run):
-    from airflow.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     with pytest.raises(AirflowFailException, match=r"expected 1 batch_runs row for the run, found 0 \(pipeline_id=never-ran,"):
         check(google, "never-ran", "s8s-score-never-ran-a1")
@@ -187,10 +188,103 @@ def test_a_pipeline_id_with_no_run_row_fails_the_check(google, first_run):
 def test_a_second_run_row_for_the_pipeline_id_fails_the_check(google, first_run):
     from s8s_common import batch_id_for
 
-    from airflow.exceptions import AirflowFailException
+    from airflow.providers.common.compat.sdk import AirflowFailException
 
     pipeline_id, _, _ = first_run
     runs = f"`{google.project}.customer_churn_ds.batch_runs`"
     assert dml(google, f"INSERT INTO {runs} SELECT * FROM {runs} WHERE pipeline_id = @p", pipeline_id) == 1
     with pytest.raises(AirflowFailException, match="expected 1 batch_runs row for the run, found 2"):
         check(google, pipeline_id, batch_id_for("score", RUN_ID, 2))
+
+
+# --- The scoring DAG run by Airflow's own runner, its batch run in the twin --------------------
+
+
+@pytest.fixture()
+def dataproc_in_twin(google, first_run, monkeypatch):
+    """A Dataproc API (google_fakes.FakeDataproc) that runs each batch it is asked to create: the
+    batch's own main file and arguments, through scripts/twin_batch.py, against the twin. The
+    batch ends SUCCEEDED when the job exits 0, FAILED otherwise, unless `forced` names the end
+    state of the next batch (the job still runs). The Airflow variables name the twin's project and
+    buckets, so the DAG's request is the one a deployed lab sends, pointed at the twin's resources."""
+    from google.cloud.dataproc_v1.services.batch_controller.transports.grpc import BatchControllerGrpcTransport
+    from google_fakes import FakeDataproc, State
+    from s8s_common import LabBatchOperator
+
+    stack = twin.resolve_references(json.loads((Path(google.root) / "stack.json").read_text()))
+    variables = {"project_id": google.project, "region": LOCATION}
+    variables.update({f"{purpose}_bucket": twin.bucket(stack, purpose) for purpose in ("code", "data", "spark")})
+    variables["model_bucket"] = twin.bucket(stack, "models")
+    for name, value in variables.items():
+        monkeypatch.setenv(f"AIRFLOW_VAR_{name.upper()}", value)
+
+    dataproc = FakeDataproc()
+    dataproc.forced, dataproc.ran = [], []
+
+    def run_batch(request, context) -> None:
+        job = request.batch.pyspark_batch
+        spark = twin.python_env("spark")
+        cmd = [str(spark / "bin" / "python"), str(REPO / "scripts" / "twin_batch.py"), google.root, job.main_python_file_uri]
+        done = subprocess.run([*cmd, *job.args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+        dataproc.ran.append((request.batch_id, done.returncode, done.stdout))
+        ok = State.SUCCEEDED if done.returncode == 0 else State.FAILED
+        dataproc.outcomes.append(dataproc.forced.pop(0) if dataproc.forced else ok)
+        dataproc.outcome_message = "" if done.returncode == 0 else done.stdout[-2000:]
+
+    dataproc.before_create = run_batch
+    monkeypatch.setattr(BatchControllerGrpcTransport, "create_channel", classmethod(lambda cls, *a, **k: dataproc.channel()))
+    monkeypatch.setattr(LabBatchOperator, "poll_seconds", 0)
+    yield dataproc
+    dataproc.stop()
+
+
+def test_a_dag_run_scores_in_the_twin_and_its_check_reconciles_those_rows(google, dataproc_in_twin):
+    """The whole scoring DAG through dag.test(), triggered as score_command triggers it: its batch
+    request runs the real job in the twin, and the check task reconciles what the job wrote."""
+    from s8s_common import batch_id_for, pipeline_id_for
+
+    from conftest import TRIGGERS, load_dagbag, run_dag, task_states, xcom_value
+
+    dr = run_dag(load_dagbag(), "customer-churn-prediction", TRIGGERS[0])
+    ((batch_id, code, output),) = dataproc_in_twin.ran
+    assert code == 0, output[-3000:]
+    tasks = ("announce_pipeline", "Predict-Customer-Churn", "check_predictions_written")
+    assert task_states(dr) == {t: ("success", 1) for t in tasks}
+    pipeline_id = pipeline_id_for(dr.run_id)
+    assert batch_id == batch_id_for("score", dr.run_id, 1)
+    assert (rows_of(google, "batch_predictions", pipeline_id), rows_of(google, "batch_rejects", pipeline_id)) == (395, 5)
+    numbers = xcom_value(dr, "check_predictions_written")
+    assert numbers == {
+        "pipeline_id": pipeline_id,
+        "run_rows": 1,
+        "batch_id": batch_id,
+        "read": 400,
+        "scored": 395,
+        "rejected": 5,
+        "prediction_rows": 395,
+        "reject_rows": 5,
+    }
+
+
+def test_a_retried_dag_run_replaces_its_rows_in_the_twin(google, dataproc_in_twin):
+    """Attempt 1's batch writes every row and then fails (its driver lost after the writes, say):
+    Airflow retries, attempt 2's batch writes the same pipeline_id again, and the emulator holds
+    the run's rows once, written by attempt 2, which the check reconciles."""
+    from google_fakes import State
+    from s8s_common import batch_id_for, pipeline_id_for
+
+    from conftest import TRIGGERS, load_dagbag, run_dag, task_states, xcom_value
+
+    dataproc_in_twin.forced.append(State.FAILED)
+    dr = run_dag(load_dagbag(), "customer-churn-prediction", TRIGGERS[0])
+    assert [(b, code) for b, code, _ in dataproc_in_twin.ran] == [
+        (batch_id_for("score", dr.run_id, 1), 0),
+        (batch_id_for("score", dr.run_id, 2), 0),
+    ], dataproc_in_twin.ran[-1][2][-3000:]
+    assert task_states(dr)["Predict-Customer-Churn"] == ("success", 2)
+    pipeline_id = pipeline_id_for(dr.run_id)
+    assert rows_of(google, "batch_predictions", pipeline_id) == 395  # not 790
+    assert rows_of(google, "batch_runs", pipeline_id) == 1
+    numbers = xcom_value(dr, "check_predictions_written")
+    retry_batch = batch_id_for("score", dr.run_id, 2)
+    assert (numbers["batch_id"], numbers["prediction_rows"], numbers["reject_rows"]) == (retry_batch, 395, 5)
