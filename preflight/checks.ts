@@ -3,7 +3,7 @@
  * A check answers ok, fail (deploy would fail or the lab would not run) or unknown (it could not
  * be read: an API not enabled yet, a permission missing, a policy preflight cannot evaluate).
  */
-import { LabConfig } from '../lib/config';
+import { LabConfig, TESTED_COMPOSER_IMAGES } from '../lib/config';
 import { LabNames } from '../lib/names';
 import { LAB_APIS } from '../lib/services';
 import { ApiError, GoogleApis } from './google';
@@ -96,9 +96,13 @@ async function checkComposerImage(ctx: Context): Promise<Row> {
     } while (pageToken);
     const matching = versions.filter((v) => v.imageVersionId === image || v.imageVersionId.startsWith(`${image}-build.`));
     const creatable = matching.filter((v) => v.creationDisabled !== true);
-    const newest = versions.filter((v) => v.imageVersionId.startsWith('composer-3-') && v.creationDisabled !== true)
+    // Only the lines the lab is tested on (S8S_COMPOSER_IMAGE accepts no other): their newest creatable builds.
+    const tested = versions.filter((v) => v.creationDisabled !== true &&
+      TESTED_COMPOSER_IMAGES.some((line) => v.imageVersionId === line || v.imageVersionId.startsWith(`${line}-build.`)))
       .map((v) => v.imageVersionId).sort(byBuild).slice(-3).reverse();
-    const pick = `set S8S_COMPOSER_IMAGE to one the region creates, e.g. ${newest.join(', ') || '(none listed)'}`;
+    const pick = tested.length > 0
+      ? `set S8S_COMPOSER_IMAGE to a tested line the region creates: ${tested.join(', ')}`
+      : `the region creates none of the lines the lab is tested on (${TESTED_COMPOSER_IMAGES.join(', ')}): deploy in another S8S_REGION`;
     if (matching.length === 0) return fail(check, `${image} is not offered in ${region}`, pick);
     if (creatable.length === 0) return fail(check, `${image}: creation is disabled in ${region} for ${matching.map((v) => v.imageVersionId).join(', ')}`, pick);
     const build = creatable.map((v) => v.imageVersionId).sort(byBuild).pop();

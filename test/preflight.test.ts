@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { AddressInfo } from 'net';
-import { loadConfig } from '../lib/config';
+import { LEGACY_COMPOSER_IMAGES, loadConfig } from '../lib/config';
 import { exitCode, Row } from '../preflight/checks';
 import { ENDPOINTS, endpointsFrom, OAUTH2_TOKEN_URL_ENV } from '../preflight/google';
 import { main } from '../preflight/main';
@@ -270,6 +270,21 @@ describe('each check failing', () => {
     const { rows } = await preflight();
     expect(row(rows, 'billing').action).toBe(`gcloud billing projects link ${PROJECT} --billing-account=ACCOUNT_ID`);
     expect(row(rows, 'quota CPUS (us-central1)').action).toBe('ask for at least 14 in IAM & Admin > Quotas (CPUS, us-central1), or free some up');
+  });
+
+  test('an image the region does not create is answered with a tested line the region does create', async () => {
+    const [legacy] = LEGACY_COMPOSER_IMAGES;
+    answers[`GET /v1/projects/${PROJECT}/locations/us-central1/imageVersions?pageSize=500`] = () => [200, {
+      imageVersions: [
+        { imageVersionId: 'composer-3-airflow-3.3.1-build.10', creationDisabled: false },
+        { imageVersionId: `${legacy}-build.14`, creationDisabled: false },
+        { imageVersionId: `${legacy}-build.9`, creationDisabled: true },
+      ],
+    }];
+    answers[`GET /v1/projects/${PROJECT}/locations/us-central1/imageVersions?pageSize=500&pageToken=page-2`] = () => [200, { imageVersions: [] }];
+    const { rows } = await preflight();
+    // 3.3.1 is creatable but untested (S8S_COMPOSER_IMAGE refuses it), build.9 is not creatable.
+    expect(row(rows, 'composer image').action).toBe(`set S8S_COMPOSER_IMAGE to a tested line the region creates: ${legacy}-build.14`);
   });
 
   test('a location policy preflight cannot expand is reported, not passed', async () => {
