@@ -188,3 +188,18 @@ def xcom_value(dag_run, task_id: str):
 def run_timestamp_of(dag_run) -> datetime:
     """What the DAGs take as the run's timestamp, from the run as the database holds it."""
     return dag_run.logical_date or dag_run.run_after if AIRFLOW_3 else dag_run.logical_date
+
+
+def sample_reconciled(pipeline_id: str, batch_id: str) -> dict:
+    """What the check task returns for a clean run over the lab's sample input (pyspark/data/
+    scoring.csv: 400 rows, 5 of them broken on purpose)."""
+    return {
+        "pipeline_id": pipeline_id,
+        "run_rows": 1,
+        "batch_id": batch_id,
+        "read": 400,
+        "scored": 395,
+        "rejected": 5,
+        "prediction_rows": 395,
+        "reject_rows": 5,
+    }
