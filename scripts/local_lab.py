@@ -12,7 +12,6 @@ walkthrough's queries (README.md, read from the file) return from the emulated B
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from datetime import datetime, timezone
@@ -174,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             raise JobError(str(e)) from e
         os.environ.update(state.client_env())
         twin_connector.install()
-        stack = twin.resolve_references(json.loads((Path(state.root) / "stack.json").read_text()))
+        stack = state.stack()
         buckets = {purpose: twin.bucket(stack, purpose) for purpose in ("data", "models", "spark")}
         inputs = {f: twin.upload(state, buckets["data"], f"data/{f}", data / f) for f in written}
         models_root = f"gs://{buckets['models']}/{MODELS_PREFIX}"

@@ -83,6 +83,27 @@ class TwinState:
     def save(self) -> None:
         (Path(self.root) / "twin.json").write_text(json.dumps(asdict(self), indent=1))
 
+    def stack(self) -> dict:
+        """The synthesized stack `up` created the twin's objects from (STATE_DIR/stack.json), its
+        bucket and dataset references resolved."""
+        return resolve_references(json.loads((Path(self.root) / "stack.json").read_text()))
+
+    def bigquery(self):
+        """A google-cloud-bigquery client of the BigQuery emulator (it asks for no credentials)."""
+        from google.auth.credentials import AnonymousCredentials
+        from google.cloud import bigquery
+
+        endpoint = {"api_endpoint": self.bigquery_endpoint}
+        return bigquery.Client(project=self.project, credentials=AnonymousCredentials(), client_options=endpoint)
+
+    def pipeline_rows(self, table: str, pipeline_id: str, dataset: str = "customer_churn_ds") -> int:
+        """How many rows of the table the emulator holds for the pipeline_id (bound, not pasted)."""
+        from google.cloud import bigquery
+
+        sql = f"SELECT COUNT(*) AS n FROM `{self.project}.{dataset}.{table}` WHERE pipeline_id = @p"
+        config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("p", "STRING", pipeline_id)])
+        return next(iter(self.bigquery().query(sql, job_config=config).result()))["n"]
+
     def client_env(self) -> dict[str, str]:
         """Environment that points Google's clients at the twin: google-cloud-bigquery reads
         BIGQUERY_EMULATOR_HOST, google-cloud-storage STORAGE_EMULATOR_HOST; the scoring job's

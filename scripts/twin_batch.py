@@ -13,7 +13,6 @@ the twin and its check task reconciles what the job really wrote.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import re
 import sys
@@ -28,7 +27,7 @@ from lab_job import JobError, run_main
 
 def main_module(state: twin.TwinState, main_file_uri: str) -> str:
     """The job module a batch's main_python_file_uri names, checked against the twin's code bucket."""
-    stack = twin.resolve_references(json.loads((Path(state.root) / "stack.json").read_text()))
+    stack = state.stack()
     code = twin.bucket(stack, "code")
     m = re.fullmatch(rf"gs://{re.escape(code)}/pyspark/([a-z_]+)\.py", main_file_uri)
     if not m or not (local_lab.REPO / "pyspark" / f"{m.group(1)}.py").is_file():

@@ -9,7 +9,6 @@ emulator answers its one parameterized reconciliation query from those rows: no 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -57,22 +56,6 @@ def score(state, pipeline_id: str, batch_id: str, model_version: str | None = No
     return done.stdout
 
 
-def client(state):
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import bigquery
-
-    endpoint = {"api_endpoint": state.bigquery_endpoint}
-    return bigquery.Client(project=state.project, credentials=AnonymousCredentials(), client_options=endpoint)
-
-
-def rows_of(state, table: str, pipeline_id: str) -> int:
-    from google.cloud import bigquery
-
-    sql = f"SELECT COUNT(*) AS n FROM `{state.project}.customer_churn_ds.{table}` WHERE pipeline_id = @p"
-    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("p", "STRING", pipeline_id)])
-    return next(iter(client(state).query(sql, job_config=config).result()))["n"]
-
-
 def check(state, pipeline_id: str, batch_id: str):
     """The DAG's check_predictions_written task body for the run: the function its TaskFlow operator
     calls, with the arguments the DAG passes it (Airflow 3 refuses an operator's execute() outside
@@ -95,7 +78,9 @@ def first_run(emulator):
 
     pipeline_id, batch_id = pipeline_id_for(RUN_ID), batch_id_for("score", RUN_ID, 1)
     score(emulator, pipeline_id, batch_id)
-    versions = list(client(emulator).query(f"SELECT version FROM `{emulator.project}.customer_churn_ds.model_versions`").result())
+    versions = list(
+        emulator.bigquery().query(f"SELECT version FROM `{emulator.project}.customer_churn_ds.model_versions`").result()
+    )
     return pipeline_id, batch_id, versions[0]["version"]
 
 
@@ -111,9 +96,9 @@ def test_a_retry_of_the_pipeline_id_replaces_its_rows(google, first_run):
     pipeline_id, _, version = first_run
     retry_batch = batch_id_for("score", RUN_ID, 2)
     score(google, pipeline_id, retry_batch, model_version=version)
-    assert rows_of(google, "batch_predictions", pipeline_id) == 395  # not 790
-    assert rows_of(google, "batch_rejects", pipeline_id) == 5
-    assert rows_of(google, "batch_runs", pipeline_id) == 1
+    assert google.pipeline_rows("batch_predictions", pipeline_id) == 395  # not 790
+    assert google.pipeline_rows("batch_rejects", pipeline_id) == 5
+    assert google.pipeline_rows("batch_runs", pipeline_id) == 1
     numbers = check(google, pipeline_id, retry_batch)
     assert (numbers["run_rows"], numbers["batch_id"], numbers["prediction_rows"]) == (1, retry_batch, 395)
 
@@ -123,7 +108,7 @@ def dml(state, sql: str, pipeline_id: str) -> int:
     from google.cloud import bigquery
 
     config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("p", "STRING", pipeline_id)])
-    job = client(state).query(sql, job_config=config)
+    job = state.bigquery().query(sql, job_config=config)
     job.result()
     return job.num_dml_affected_rows
 
@@ -202,7 +187,7 @@ def dataproc_in_twin(google, first_run, monkeypatch):
     from google_fakes import FakeDataproc, State
     from s8s_common import LabBatchOperator
 
-    stack = twin.resolve_references(json.loads((Path(google.root) / "stack.json").read_text()))
+    stack = google.stack()
     variables = {"project_id": google.project, "region": LOCATION}
     variables.update({f"{purpose}_bucket": twin.bucket(stack, purpose) for purpose in ("code", "data", "spark")})
     variables["model_bucket"] = twin.bucket(stack, "models")
@@ -243,7 +228,10 @@ def test_a_dag_run_scores_in_the_twin_and_its_check_reconciles_those_rows(google
     assert task_states(dr) == {t: ("success", 1) for t in tasks}
     pipeline_id = pipeline_id_for(dr.run_id)
     assert batch_id == batch_id_for("score", dr.run_id, 1)
-    assert (rows_of(google, "batch_predictions", pipeline_id), rows_of(google, "batch_rejects", pipeline_id)) == (395, 5)
+    assert (google.pipeline_rows("batch_predictions", pipeline_id), google.pipeline_rows("batch_rejects", pipeline_id)) == (
+        395,
+        5,
+    )
     numbers = xcom_value(dr, "check_predictions_written")
     assert numbers == sample_reconciled(pipeline_id, batch_id)
 
@@ -265,8 +253,8 @@ def test_a_retried_dag_run_replaces_its_rows_in_the_twin(google, dataproc_in_twi
     ], dataproc_in_twin.ran[-1][2][-3000:]
     assert task_states(dr)["Predict-Customer-Churn"] == ("success", 2)
     pipeline_id = pipeline_id_for(dr.run_id)
-    assert rows_of(google, "batch_predictions", pipeline_id) == 395  # not 790
-    assert rows_of(google, "batch_runs", pipeline_id) == 1
+    assert google.pipeline_rows("batch_predictions", pipeline_id) == 395  # not 790
+    assert google.pipeline_rows("batch_runs", pipeline_id) == 1
     numbers = xcom_value(dr, "check_predictions_written")
     retry_batch = batch_id_for("score", dr.run_id, 2)
     assert (numbers["batch_id"], numbers["prediction_rows"], numbers["reject_rows"]) == (retry_batch, 395, 5)

@@ -40,9 +40,7 @@ def twin_state(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def stack(twin_state):
-    import twin
-
-    return twin.resolve_references(json.loads((Path(twin_state.root) / "stack.json").read_text()))
+    return twin_state.stack()
 
 
 @pytest.fixture(scope="session")
@@ -138,13 +136,3 @@ def scored(spark, twin_state, buckets, inputs, models_root):
     before = len(twin_connector.LOADS)
     summary = run_scoring(score_argv(twin_state, buckets, inputs, models_root, pipeline_id))
     return pipeline_id, summary, twin_connector.LOADS[before:]
-
-
-def count(bq, project: str, table: str, pipeline_id: str) -> int:
-    from google.cloud import bigquery
-
-    job = bq.query(
-        f"SELECT COUNT(*) AS n FROM `{project}.{DATASET}.{table}` WHERE pipeline_id = @p",
-        job_config=bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("p", "STRING", pipeline_id)]),
-    )
-    return next(iter(job.result()))["n"]

@@ -9,7 +9,7 @@ import json
 import urllib.parse
 import urllib.request
 
-from conftest import DATASET, count, run_scoring, score_argv
+from conftest import DATASET, run_scoring, score_argv
 
 TABLES = ("batch_predictions", "batch_rejects")
 
@@ -28,8 +28,8 @@ def run_row(bq, project: str, pipeline_id: str) -> list[dict]:
 def test_the_counts_the_job_records_are_the_rows_bigquery_holds(bq, twin_state, scored, inputs):
     pipeline_id, summary, _ = scored
     assert (summary["read"], summary["scored"], summary["rejected"]) == (400, 395, 5)
-    assert count(bq, twin_state.project, "batch_predictions", pipeline_id) == summary["scored"]
-    assert count(bq, twin_state.project, "batch_rejects", pipeline_id) == summary["rejected"]
+    assert twin_state.pipeline_rows("batch_predictions", pipeline_id) == summary["scored"]
+    assert twin_state.pipeline_rows("batch_rejects", pipeline_id) == summary["rejected"]
     (run,) = run_row(bq, twin_state.project, pipeline_id)
     assert (run["read"], run["scored"], run["rejected"]) == (400, 395, 5)
     assert run["model_version"] == "v-twin" and run["input_uri"] == inputs["scoring.csv"] and run["batch_id"] == "local"
@@ -67,8 +67,8 @@ def test_a_rerun_of_a_pipeline_id_replaces_its_rows(bq, twin_state, buckets, inp
     first = run_scoring(argv)
     second = run_scoring(argv)
     assert first["scored"] == second["scored"] == 395
-    assert count(bq, twin_state.project, "batch_predictions", pipeline_id) == 395
-    assert count(bq, twin_state.project, "batch_rejects", pipeline_id) == 5
+    assert twin_state.pipeline_rows("batch_predictions", pipeline_id) == 395
+    assert twin_state.pipeline_rows("batch_rejects", pipeline_id) == 5
     assert len(run_row(bq, twin_state.project, pipeline_id)) == 1
 
 
