@@ -101,10 +101,7 @@ def report_from_bigquery(state: twin.TwinState, pid: str) -> None:
         else:
             print_rows(rows)
     table = f"`{state.project}.{DATASET}`"
-    counts = {
-        t: next(iter(client.query(f"SELECT COUNT(*) AS n FROM {table}.{t} WHERE pipeline_id = '{pid}'").result()))["n"]
-        for t in (PREDICTIONS_TABLE, REJECTS_TABLE)
-    }
+    counts = {t: state.pipeline_rows(t, pid, DATASET) for t in (PREDICTIONS_TABLE, REJECTS_TABLE)}
     (run,) = [dict(r.items()) for r in client.query(f"SELECT * FROM {table}.{RUNS_TABLE} WHERE pipeline_id = '{pid}'").result()]
     check_counts(pid, run, counts[PREDICTIONS_TABLE], counts[REJECTS_TABLE])
     print(f"BigQuery emulator: {state.bigquery_endpoint} (project {state.project}); Cloud Storage emulator: {state.gcs_endpoint}")
