@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm run bench -- [--rows N]`: the scoring benchmark on the project's Spark environment.
+# `npm run bench -- [--rows N]`: the scoring benchmark on the project's Spark environment, run from
+# the repository root as `python -m bench.scoring` with the jobs' folder (pyspark/) on the path.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-env="$("$here/python-env.sh" spark)"
-exec "$env/bin/python" "$here/bench_scoring.py" "$@"
+cd "$(dirname "$0")/.."
+env="$(bash scripts/python-env.sh spark)"
+PYTHONPATH=pyspark exec "$env/bin/python" -m bench.scoring "$@"

@@ -18,22 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from lab_contract import PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, conform, spark_schema
-from lab_features import valid_features
-from lab_job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg, run_main
-from lab_model import load_model, score
-from lab_registry import LATEST, check_model_version, resolve_model_version
-from lab_sinks import BigQuerySink, LocalSink, run_labels, run_row
-from lab_validation import checked_rows
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
+from s8s_churn.contract import PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, conform, spark_schema
+from s8s_churn.features import valid_features
+from s8s_churn.job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg
+from s8s_churn.model import load_model, score
+from s8s_churn.registry import LATEST, check_model_version, resolve_model_version
+from s8s_churn.sinks import BigQuerySink, LocalSink, run_labels, run_row
+from s8s_churn.validation import checked_rows
 
 log = logging.getLogger("s8s.scoring")
 
@@ -244,7 +243,3 @@ def main(argv: list[str] | None = None) -> int:
     summary = run(spark, cfg)
     print("SUMMARY " + json.dumps(summary, sort_keys=True))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))

@@ -12,18 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from datetime import datetime, timezone
 
-from lab_contract import REJECT_REASON
-from lab_features import valid_features
-from lab_job import JobError, get_spark, run_main
-from lab_model import DEFAULT_REG_PARAM, LOGISTIC, MODEL_KINDS, LogisticModel, build_pipeline, score
-from lab_registry import check_model_version, save_model, timestamp_text
-from lab_validation import checked_rows
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from s8s_churn.contract import REJECT_REASON
+from s8s_churn.features import valid_features
+from s8s_churn.job import JobError, get_spark
+from s8s_churn.model import DEFAULT_REG_PARAM, LOGISTIC, MODEL_KINDS, LogisticModel, build_pipeline, score
+from s8s_churn.registry import check_model_version, save_model, timestamp_text
+from s8s_churn.validation import checked_rows
 
 log = logging.getLogger("s8s.training")
 
@@ -118,7 +117,3 @@ def main(argv: list[str] | None = None) -> int:
     spark = get_spark("s8s-model-training")
     print("TRAINED " + json.dumps(train(spark, a), sort_keys=True))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))
