@@ -183,7 +183,9 @@ const SPLIT = 8;
 /**
  * resourcemanager v3 projects.testIamPermissions answers the names the caller holds, and HTTP 400
  * for the whole call when one name is not a valid permission
- * (https://cloud.google.com/resource-manager/reference/rest/v3/projects/testIamPermissions). So
+ * (https://cloud.google.com/resource-manager/reference/rest/v3/projects/testIamPermissions; a name
+ * that is not a project permission, such as resourcemanager.projects.create, gets the 400 too:
+ * googleapis/google-cloud-java#722). So
  * that one bad name does not void the rest, a rejected list is checked again in smaller groups
  * at once, and a rejected group name by name: at most three rounds.
  */
