@@ -56,7 +56,7 @@ export const SUPPORTED_REGIONS: readonly string[] = [
 
 /**
  * The Composer 3 Airflow lines the lab is tested on (airflow/composer_images.json, which also
- * decides the Python test environments and the README's versions table). An image is accepted
+ * decides the Python test environments and docs/configuration.md's Airflow lines). An image is accepted
  * only as one of these aliases, or one of its builds (`<alias>-build.N`).
  */
 export const TESTED_COMPOSER_IMAGES: readonly string[] = composerImages.lines.map((l) => l.image);
@@ -79,7 +79,7 @@ const COMPOSER_SIZES: readonly ComposerSize[] = [
 /** Machine types Dataproc 2.x images refuse, or that cannot hold a history server. */
 const REFUSED_PHS_MACHINES = /^(e2-(micro|small|medium)|f1-micro|g1-small|n1-standard-1)$/;
 
-/** One row per setting. The README's configuration table shows exactly these rows (a test checks it). */
+/** One row per setting. The configuration table of docs/configuration.md shows exactly these rows (a test checks it). */
 export interface SettingSpec {
   readonly env: string;
   readonly key: keyof Omit<LabConfig, 'projectIsPlaceholder'>;
