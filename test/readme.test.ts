@@ -73,14 +73,6 @@ export function npmRunScripts(md: string): string[] {
   return [...new Set([...md.matchAll(/npm run ([A-Za-z0-9:_-]+)/g)].map((m) => m[1]))];
 }
 
-/** The rows of a marked table, as cells. */
-function markedTable(md: string, name: string): string[][] {
-  const block = new RegExp(`<!-- ${name}:start -->([\\s\\S]*?)<!-- ${name}:end -->`).exec(md);
-  if (!block) throw new Error(`no <!-- ${name}:start --> ... <!-- ${name}:end --> block`);
-  return block[1].split('\n').filter((l) => l.startsWith('|') && !/^\|\s*-/.test(l)).slice(1)
-    .map((l) => l.trim().replace(/^\||\|$/g, '').split(/(?<!\\)\|/).map((c) => c.trim()));
-}
-
 function section(md: string, heading: RegExp): string {
   const lines = md.split('\n');
   const start = lines.findIndex((l) => /^## /.test(l) && heading.test(l));
@@ -185,17 +177,20 @@ describe('links and commands resolve', () => {
 });
 
 describe('the repository map', () => {
+  // One row per top-level folder, and a `/` row naming the root files (the format test/layout.test.ts reads).
   const tracked = execFileSync('git', ['ls-files'], { cwd: REPO, encoding: 'utf-8' }).split('\n').filter(Boolean);
-  const mapped = markedTable(README, 'repo-map').map(([folder]) => folder.replace(/^`|`$/g, ''));
+  const rows = [...section(README, /^## Repository map/).matchAll(/^\| `([^`]+)` \| (.*) \|$/gm)];
+  const folders = rows.map(([, folder]) => folder).filter((f) => f !== '/');
+  const root = rows.find(([, folder]) => folder === '/');
+  const rootFiles = root ? [...root[2].matchAll(/`([^`]+)`/g)].map((m) => m[1]) : [];
 
   test('one line per top-level folder: exactly the folders git tracks', () => {
-    const folders = [...new Set(tracked.filter((f) => f.includes('/')).map((f) => `${f.split('/')[0]}/`))].sort();
-    expect([...mapped].sort()).toEqual(folders);
+    const trackedFolders = [...new Set(tracked.filter((f) => f.includes('/')).map((f) => `${f.split('/')[0]}/`))].sort();
+    expect([...folders].sort()).toEqual(trackedFolders);
+    expect(new Set(folders).size).toBe(folders.length);
   });
 
-  test('every tracked file at the top level is named under the map', () => {
-    const after = README.slice(README.indexOf('<!-- repo-map:end -->'));
-    const named = after.split('\n## ')[0];
-    expect(tracked.filter((f) => !f.includes('/') && !named.includes(`\`${f}\``) && f !== 'README.md')).toEqual([]);
+  test('every tracked file at the top level is named in the map\'s root row', () => {
+    expect(tracked.filter((f) => !f.includes('/') && !rootFiles.includes(f))).toEqual([]);
   });
 });
