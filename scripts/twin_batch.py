@@ -20,7 +20,6 @@ from pathlib import Path
 
 import local_lab  # first: it puts pyspark/ and scripts/ on sys.path
 import twin
-import twin_connector
 
 from lab_job import JobError, run_main
 
@@ -43,7 +42,6 @@ def run(argv: list[str]) -> int:
     state = twin.TwinState.load(Path(argv[0]))
     job = importlib.import_module(main_module(state, argv[1]))
     os.environ.update(state.client_env())
-    twin_connector.install()
     local_lab.twin_spark(state).sparkContext.setLogLevel("ERROR")
     return job.main(argv[2:])
 
