@@ -7,8 +7,8 @@
   backend, so gs://bucket/object is the file STATE_DIR/gcs/bucket/object.
 - BigQuery: bqemulator (REST on DuckDB + SQLGlot), started through local/twin/bqemulator_gaps.py,
   which closes the gaps the spark-bigquery connector meets in its load jobs (docs/twin.md). Its
-  load jobs read gs://bucket/object from the same folder (BQEMU_GCS_LOCAL_ROOT), so a file written through the Cloud Storage emulator is what a
-  load job reads, as in the cloud.
+  load jobs read gs://bucket/object from the same folder (BQEMU_GCS_LOCAL_ROOT), so a file
+  written through the Cloud Storage emulator is what a load job reads, as in the cloud.
 - Both keep their data under STATE_DIR (STATE_DIR/gcs, STATE_DIR/bigquery), so a later `up` of the
   same folder finds the buckets, models and tables of earlier runs, as a deployed lab would.
 - Both come from the `twin` environment (scripts/python-env.sh twin), listen on free 127.0.0.1
