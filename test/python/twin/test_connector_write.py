@@ -186,6 +186,10 @@ def test_the_retry_fence_runs_against_the_emulators_jobs_api(bq, twin_state, buc
     assert sorted(j.job_type for j in done) == ["load", "load", "query", "query", "query"]
     cancelled = bq.cancel_job(done[0].job_id, project=bq.project)
     assert cancelled.state == "DONE" and cancelled.job_id == done[0].job_id
+    for job in (bq.get_job(j.job_id) for j in done if j.job_type == "load"):
+        assert_connector_load(job, pipeline_id, earlier)
+    assert partitions(bq, DATASET, "batch_predictions", pipeline_id) == {EXECUTION_DAY: 395}
+    assert_table_as_the_stack_made_it(bq, DATASET, "batch_predictions")
 
 
 # --------------------------------------------------------------------------- a missing table
