@@ -341,6 +341,42 @@ def bigquery_connector_jar() -> Path:
     return jar
 
 
+def ensure_jars() -> list[Path]:
+    """twin_jars(), its failure a TwinError (what the twin's command line and callers report)."""
+    from local.twin.emulators import TwinError
+
+    try:
+        return twin_jars()
+    except JarError as e:
+        raise TwinError(str(e)) from e
+
+
+# The connector asks Google for an access token unless given one; the emulator checks none.
+TWIN_ACCESS_TOKEN = "twin-emulator-token"
+
+
+def spark_conf(state, jars: list[Path]) -> dict[str, str]:
+    """Spark settings (for a local.twin TwinState) that send gs:// through the Cloud Storage
+    connector to the emulator and load the spark-bigquery connector at the version the batches pin.
+
+    The Cloud Storage connector jar needs Hadoop 3.3.5 or newer (Options.OpenFileOptions) and PyPI's
+    PySpark bundles Hadoop 3.3.4, so Hadoop's 3.3.6 client jars go first on the driver's class path
+    (spark.driver.extraClassPath is prepended; local mode runs everything in the driver)."""
+    return {
+        "spark.driver.extraClassPath": os.pathsep.join(str(j) for j in jars),
+        "spark.hadoop.fs.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem",
+        "spark.hadoop.fs.AbstractFileSystem.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFS",
+        "spark.hadoop.fs.gs.storage.root.url": state.gcs_endpoint + "/",
+        "spark.hadoop.fs.gs.auth.type": "UNAUTHENTICATED",
+        "spark.hadoop.fs.gs.project.id": state.project,
+        # Options of every spark-bigquery read and write (SparkBigQueryConfig reads the
+        # spark.datasource.bigquery.* settings): a fixed token instead of Google's credentials. The
+        # endpoint itself comes from the job (S8S_BIGQUERY_ENDPOINT, bigQueryHttpEndpoint).
+        "spark.datasource.bigquery.gcpAccessToken": TWIN_ACCESS_TOKEN,
+        "spark.datasource.bigquery.parentProject": state.project,
+    }
+
+
 def twin_jars() -> list[Path]:
     """Every jar the twin's Spark loads: the Hadoop client and Cloud Storage connector jars first,
     then the BigQuery connector."""

@@ -1,7 +1,7 @@
 """Starts bqemulator (the BigQuery emulator) with the gaps the spark-bigquery connector meets closed
 at the emulator's boundary: its load-job handler, nothing in the scoring job.
 
-Run as the emulator itself, from the twin environment (local/twin/emulators.py or scripts/twin.py):
+Run as the emulator itself, from the twin environment (local/twin/emulators.py, up):
     python local/twin/bqemulator_gaps.py start --rest-port ... (bqemulator's own command line)
 
 bqemulator 1.4.0 runs every load job inside jobs.insert (api/routes/jobs.py ->
@@ -35,7 +35,7 @@ emulator's boundary"):
 5. Query job labels: BigQuery keeps a job's configuration.labels and returns them from jobs.get and
    jobs.list (JobConfiguration.labels, https://cloud.google.com/bigquery/docs/reference/rest/v2/Job#JobConfiguration).
    The emulator stores a finished query job with a configuration of its own that drops them, so the
-   retry fence (pyspark/lab_sinks.py, fence_earlier_jobs) could not find an earlier attempt's DELETE
+   retry fence (pyspark/s8s_churn/sinks.py, fence_earlier_jobs) could not find an earlier attempt's DELETE
    or MERGE by its labels. Here the stored job keeps the request's labels.
 """
 

@@ -27,7 +27,7 @@ SAME_TYPE = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD"
 
 
 def table_schemas() -> dict:
-    return json.loads((REPO / "pyspark" / "table_schemas.json").read_text())
+    return json.loads((REPO / "pyspark" / "s8s_churn" / "table_schemas.json").read_text())
 
 
 def argv_for(twin_state, buckets, inputs, models_root, pipeline_id, batch_id="local", dataset=DATASET, input_uri=None):
@@ -78,11 +78,11 @@ def assert_connector_load(job, pipeline_id: str, batch_id: str) -> None:
 def make_dataset(twin_state, stack, dataset: str, tables: dict[str, list[dict]] | None = None) -> None:
     """A dataset of the twin holding the stack's job tables under another dataset id, each schema
     replaced by `tables` where given; with tables={}, an empty dataset."""
-    import twin
+    from local.twin.emulators import _call
 
     bq = f"{twin_state.bigquery_endpoint}/bigquery/v2/projects/{twin_state.project}"
     body = {"datasetReference": {"projectId": twin_state.project, "datasetId": dataset}, "location": "US"}
-    twin._call("POST", f"{bq}/datasets", body, exists_ok=True)
+    _call("POST", f"{bq}/datasets", body, exists_ok=True)
     for resource in stack["resources"]["google_bigquery_table"].values():
         name = resource["table_id"]
         if tables is None or name in tables:
@@ -90,15 +90,14 @@ def make_dataset(twin_state, stack, dataset: str, tables: dict[str, list[dict]] 
 
 
 def create_table(twin_state, dataset: str, resource: dict, schema: list[dict] | None = None) -> None:
-    import twin
+    from local.twin.deploy import bigquery_table_body
+    from local.twin.emulators import _call
 
     resource = {**resource, "dataset_id": dataset}
     if schema is not None:
         resource["schema"] = json.dumps(schema)
-    body = twin.bigquery_table_body(twin_state.project, resource)
-    twin._call(
-        "POST", f"{twin_state.bigquery_endpoint}/bigquery/v2/projects/{twin_state.project}/datasets/{dataset}/tables", body
-    )
+    body = bigquery_table_body(twin_state.project, resource)
+    _call("POST", f"{twin_state.bigquery_endpoint}/bigquery/v2/projects/{twin_state.project}/datasets/{dataset}/tables", body)
 
 
 def stack_table(stack, name: str) -> dict:
@@ -111,9 +110,7 @@ def stack_table(stack, name: str) -> dict:
 def test_ten_or_more_part_files_are_loaded_through_the_connectors_wildcard_uris(
     spark, bq, twin_state, buckets, inputs, models_root, tmp_path
 ):
-    import twin
-
-    import sample_data
+    from local import sample_data, twin
 
     big = tmp_path / "many.csv"
     read = sample_data.write_csv(big, sample_data.customers(6000, 606, False, "M", bad_rows=True), False)
@@ -170,7 +167,7 @@ def test_the_retry_fence_runs_against_the_emulators_jobs_api(bq, twin_state, buc
     jobs.cancel. It runs every job to DONE inside jobs.insert, so no earlier attempt's job is ever
     PENDING or RUNNING here and the cancel-then-wait path runs only against the stubbed HTTP session
     of test/python/spark/test_bigquery_sink.py (docs/twin.md)."""
-    from lab_sinks import BATCH_LABEL, PIPELINE_LABEL, fence_earlier_jobs, run_labels
+    from s8s_churn.sinks import BATCH_LABEL, PIPELINE_LABEL, fence_earlier_jobs, run_labels
 
     pipeline_id, earlier = "twin-fence", "s8s-score-twin-fence-a1"
     run_scoring(argv_for(twin_state, buckets, inputs, models_root, pipeline_id, earlier))
@@ -198,12 +195,12 @@ def test_the_retry_fence_runs_against_the_emulators_jobs_api(bq, twin_state, buc
 def test_a_missing_target_table_fails_the_job_before_any_row_naming_the_table(
     bq, twin_state, stack, buckets, inputs, models_root, capsys
 ):
-    import batch_scoring
-    from lab_job import run_main
+    from s8s_churn import scoring
+    from s8s_churn.job import run_main
 
     make_dataset(twin_state, stack, "twin_missing_ds", tables={})  # the dataset, none of its tables
     argv = argv_for(twin_state, buckets, inputs, models_root, "twin-missing", dataset="twin_missing_ds")
-    assert run_main(batch_scoring.main, argv) == 2
+    assert run_main(scoring.main, argv) == 2
     err = capsys.readouterr().err
     table = f"{twin_state.project}.twin_missing_ds.batch_predictions"
     assert f"BigQuery table {table} does not exist; deploy the stack (npx cdktf deploy)" in err
@@ -222,7 +219,7 @@ def test_a_schema_mismatch_fails_with_the_connectors_message_and_a_retry_after_t
     """batch_rejects with raw_record as INT64: the predictions load lands, the rejects load fails in
     the emulator as in BigQuery, the connector fails the write and the job exits non-zero without a
     batch_runs row. With the table fixed, the retry replaces what the failed attempt wrote."""
-    import twin
+    from local import twin
 
     ds, pipeline_id = "twin_mismatch_ds", "twin-mismatch"
     wrong = [dict(c, type="INT64") if c["name"] == "raw_record" else c for c in table_schemas()["batch_rejects"]]
@@ -230,11 +227,12 @@ def test_a_schema_mismatch_fails_with_the_connectors_message_and_a_retry_after_t
     code_bucket = twin.bucket(stack, "code")
 
     def attempt(batch_id: str) -> subprocess.CompletedProcess:
-        """The job as a batch runs it, in its own process (scripts/twin_batch.py)."""
+        """The job as a batch runs it, in its own process (the Dataproc twin, local/dataproc/batch.py)."""
         argv = argv_for(twin_state, buckets, inputs, models_root, pipeline_id, batch_id, dataset=ds)
         cmd = [
             sys.executable,
-            str(REPO / "scripts" / "twin_batch.py"),
+            "-m",
+            "local.dataproc.batch",
             twin_state.root,
             f"gs://{code_bucket}/pyspark/batch_scoring.py",
             *argv,

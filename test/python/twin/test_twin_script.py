@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 import pytest
-import twin
+
+from local.connector import jars
+from local.twin import emulators as twin
 
 
 def test_an_emulator_that_exits_at_start_is_named_with_its_log(tmp_path):
@@ -25,8 +27,6 @@ def test_an_emulator_that_exits_at_start_is_named_with_its_log(tmp_path):
 
 
 def test_a_jar_that_is_not_the_pinned_one_is_refused_and_removed(tmp_path):
-    from local.connector import jars
-
     pin = next(p for p in jars.pins() if p.kind == "jar")
     jar = tmp_path / pin.file_name
     jar.write_bytes(b"not the connector")
@@ -36,8 +36,6 @@ def test_a_jar_that_is_not_the_pinned_one_is_refused_and_removed(tmp_path):
 
 
 def test_every_pin_names_its_artifact_or_source_and_a_sha256():
-    from local.connector import jars
-
     assert {(p.kind, p.file_name) for p in jars.pins()} == {
         ("source", "spark-bigquery-connector-0.43.1-src.tar.gz"),
         ("jar", "gcs-connector-3.0.4-shaded.jar"),
@@ -48,8 +46,6 @@ def test_every_pin_names_its_artifact_or_source_and_a_sha256():
 
 
 def test_a_connector_source_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch):
-    from local.connector import jars
-
     fake = tmp_path / "spark-bigquery-connector-0.43.1-src.tar.gz"
     fake.write_bytes(b"not the source")
     monkeypatch.setenv(jars.SOURCE_SETTING, str(fake))
@@ -62,8 +58,6 @@ def test_a_connector_source_that_is_not_the_pinned_one_is_refused(tmp_path, monk
 
 
 def test_a_missing_connector_source_names_the_setting_that_points_at_it(tmp_path, monkeypatch):
-    from local.connector import jars
-
     monkeypatch.setenv(jars.SOURCE_SETTING, str(tmp_path / "nowhere.tar.gz"))
     monkeypatch.setenv(jars.CACHE_SETTING, str(tmp_path / "cache"))
     with pytest.raises(
