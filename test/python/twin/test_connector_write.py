@@ -8,6 +8,7 @@ recorded them (labels, source URIs, dispositions)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -237,7 +238,8 @@ def test_a_schema_mismatch_fails_with_the_connectors_message_and_a_retry_after_t
             f"gs://{code_bucket}/pyspark/batch_scoring.py",
             *argv,
         ]
-        return subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+        env = {**os.environ, "PYTHONPATH": str(REPO / "pyspark")}  # as local/dataproc/batch.py is run
+        return subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
 
     failed = attempt("s8s-score-twin-mismatch-a1")
     assert failed.returncode != 0, failed.stdout[-2000:]
