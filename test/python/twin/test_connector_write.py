@@ -8,7 +8,6 @@ recorded them (labels, source URIs, dispositions)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import zipfile
@@ -235,11 +234,11 @@ def test_a_schema_mismatch_fails_with_the_connectors_message_and_a_retry_after_t
             "-m",
             "local.dataproc.batch",
             twin_state.root,
+            f"--python-file-uri=gs://{code_bucket}/pyspark/s8s_churn.zip",  # what the DAG's batch lists
             f"gs://{code_bucket}/pyspark/batch_scoring.py",
             *argv,
         ]
-        env = {**os.environ, "PYTHONPATH": str(REPO / "pyspark")}  # as local/dataproc/batch.py is run
-        return subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+        return subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
 
     failed = attempt("s8s-score-twin-mismatch-a1")
     assert failed.returncode != 0, failed.stdout[-2000:]
