@@ -13,6 +13,7 @@ from google_fakes import FakeBigQuery, FakeDataproc, State
 
 from conftest import (
     AIRFLOW_3,
+    REPO,
     SAMPLE_VARIABLES,
     TRIGGERS,
     load_dagbag,
