@@ -148,15 +148,12 @@ def main(argv: list[str] | None = None) -> int:
 
     state = None
     if a.sink == "bigquery":
-        from local.connector import bigquery as connector
-
         started = a.twin is None
         try:
             state = twin.up(a.workdir / "twin") if started else twin.TwinState.load(a.twin)
         except twin.TwinError as e:
             raise JobError(str(e)) from e
         os.environ.update(state.client_env())
-        connector.install()
         stack = state.stack()
         buckets = {purpose: twin.bucket(stack, purpose) for purpose in ("data", "models", "spark")}
         inputs = {f: twin.upload(state, buckets["data"], f"data/{f}", data / f) for f in written}

@@ -64,8 +64,8 @@ describe('storage', () => {
     ];
     expect(objects.map((o) => [o.purpose, o.name]).sort()).toEqual(expected.sort());
     expect(objects.map((o) => o.name)).toEqual(expect.arrayContaining([
-      'dags/customer_churn_prediction.py', 'dags/customer_churn_training.py', 'dags/batch_size.json', 'pyspark/batch_scoring.py',
-      'pyspark/s8s_churn.zip', 'data/scoring.csv', 'data/training.csv',
+      'dags/customer_churn_prediction.py', 'dags/customer_churn_training.py', 'dags/batch_size.json', 'dags/connectors.json',
+      'pyspark/batch_scoring.py', 'pyspark/s8s_churn.zip', 'data/scoring.csv', 'data/training.csv',
     ]));
     for (const o of objects) expect(o.source).toMatch(/^assets\/[^/]+\/[0-9A-F]{32,}\/[^/]+$/i);
   });

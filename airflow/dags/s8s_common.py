@@ -139,6 +139,14 @@ def lab_dag_settings(version_pattern: str, version_help: str, input_help: str) -
 # The values live in batch_size.json beside this file (uploaded with the DAGs): `npm run preflight`
 # reads the same file to check the quota. A local file read, no variable or network access.
 BATCH_SIZE: dict[str, str] = json.loads(Path(__file__).with_name("batch_size.json").read_text())["properties"]
+# The spark-bigquery connector version every batch runs, pinned with the runtime property Google
+# documents for Serverless batches (dataproc.sparkBqConnector.version: the connector's README at tag
+# 0.43.1, "Specifying the Spark BigQuery connector version", and
+# https://cloud.google.com/dataproc-serverless/docs/guides/bigquery-connector-spark-example). Runtime
+# 2.3 ships 0.42.3; pinning 0.43.1 gives the cloud the version the cloud twin builds and runs
+# (local/connector), one definition in connectors.json beside this file (uploaded with the DAGs).
+CONNECTORS: dict[str, dict[str, str]] = json.loads(Path(__file__).with_name("connectors.json").read_text())
+CONNECTOR_PROPERTIES: dict[str, str] = {CONNECTORS["bigquery"]["property"]: CONNECTORS["bigquery"]["version"]}
 BATCH_VCPUS = int(BATCH_SIZE["spark.driver.cores"]) + int(BATCH_SIZE["spark.executor.cores"]) * int(
     BATCH_SIZE["spark.executor.instances"]
 )
@@ -148,8 +156,8 @@ def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
     """The Batch resource for a lab job on Dataproc Serverless, on the runtime the
     spark_runtime_version variable names. No connector jar: runtime 2.x ships the BigQuery
     connector, and a second copy on the classpath fails the job ("BigQueryRelationProvider not a
-    subtype", kevenpinto/spark-serverless-repo-example#2); Google's connector page asks for
-    --jars only on runtime 2.0."""
+    subtype", kevenpinto/spark-serverless-repo-example#2); its version is chosen by the
+    CONNECTOR_PROPERTIES runtime property instead."""
     return {
         "pyspark_batch": {
             "main_python_file_uri": f"{CODE}/{main_file}",
@@ -159,7 +167,7 @@ def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
         "runtime_config": {
             "version": "{{ var.value.spark_runtime_version }}",
             "container_image": "{{ var.value.get('container_image_uri', '') }}",
-            "properties": dict(BATCH_SIZE),
+            "properties": {**BATCH_SIZE, **CONNECTOR_PROPERTIES},
         },
         "environment_config": {
             "execution_config": {

@@ -68,10 +68,6 @@ def run(argv: list[str]) -> int:
     spark.sparkContext.setLogLevel("ERROR")
     for path in py_files:
         spark.sparkContext.addPyFile(str(path))
-    # The connector's stand-in replaces the write of the package the job imports: the archive's.
-    from local.connector import bigquery as connector
-
-    connector.install()
     sys.argv = [str(main_file), *a.args]
     try:
         runpy.run_path(str(main_file), run_name="__main__")

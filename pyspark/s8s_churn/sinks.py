@@ -301,9 +301,26 @@ class BigQuerySink:
         job = self._query(self.delete_statement(table), params)
         log.info("deleted %s earlier rows of pipeline_id=%s from %s", job.num_dml_affected_rows, pipeline_id, table)
 
+    def require_table(self, table: str) -> None:
+        """A JobError unless the table exists: the stack creates it partitioned and clustered, while
+        the connector, finding no table, would create an unpartitioned one from the DataFrame."""
+        from google.api_core.exceptions import NotFound
+
+        if self.client is None:
+            raise JobError("the BigQuery sink has no client; build it with BigQuerySink.connect")
+        try:
+            self.client.get_table(self.table_id(table))
+        except NotFound as e:
+            raise JobError(
+                f"BigQuery table {self.table_id(table)} does not exist; deploy the stack (npx cdktf deploy), which "
+                "creates it partitioned and clustered, then run the job again"
+            ) from e
+
     def connector_options(self) -> dict[str, str]:
-        """The connector's write options: one load job through the spark bucket, with the run's labels."""
-        options = {"writeMethod": "indirect", "temporaryGcsBucket": self.temp_bucket}
+        """The connector's write options: one load job through the spark bucket, with the run's labels.
+        CREATE_NEVER: the connector fails instead of creating a missing table (BigQueryWriteHelper
+        checks before it writes any file), a second guard behind require_table."""
+        options = {"writeMethod": "indirect", "temporaryGcsBucket": self.temp_bucket, "createDisposition": "CREATE_NEVER"}
         options.update({f"bigQueryJobLabel.{key}": value for key, value in self.labels.items()})
         return options
 
@@ -314,6 +331,7 @@ class BigQuerySink:
         return fence_earlier_jobs(self.client, self.project, self.labels)
 
     def replace(self, spark: SparkSession, table: str, pipeline_id: str, rows: DataFrame) -> None:
+        self.require_table(table)
         self.delete_rows(table, pipeline_id)
         connector_write(rows, self.table_id(table), self.connector_options())
 

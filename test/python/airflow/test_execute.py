@@ -13,6 +13,7 @@ from google_fakes import FakeBigQuery, FakeDataproc, State
 
 from conftest import (
     AIRFLOW_3,
+    REPO,
     SAMPLE_VARIABLES,
     TRIGGERS,
     load_dagbag,
@@ -23,6 +24,19 @@ from conftest import (
     task_states,
     xcom_value,
 )
+
+
+def connector_version() -> str:
+    """The spark-bigquery connector version the cloud twin loads (local/connector/jars.py reads it from
+    airflow/dags/connectors.json): the batches must ask Dataproc for the same one."""
+    import sys
+
+    if str(REPO) not in sys.path:
+        sys.path.append(str(REPO))  # last: `import airflow` stays the installed package
+    from local.connector.jars import bigquery_connector
+
+    return bigquery_connector().version
+
 
 SCORING = "customer-churn-prediction"
 TRAINING = "customer-churn-training"
@@ -153,7 +167,9 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
     }
     runtime = batch.runtime_config
     assert runtime.version == "2.3" and runtime.container_image == ""  # unset: the runtime's own image
-    assert dict(runtime.properties) == BATCH_SIZE
+    # The batch pins the spark-bigquery connector the twin runs (airflow/dags/connectors.json), with
+    # the runtime property of Google's connector page for Serverless batches.
+    assert dict(runtime.properties) == {**BATCH_SIZE, "dataproc.sparkBqConnector.version": connector_version()}
     execution = batch.environment_config.execution_config
     assert (execution.service_account, execution.subnetwork_uri, execution.staging_bucket) == (
         V["umsa_fqn"],
@@ -197,7 +213,10 @@ def test_training_run_registers_a_unique_version_named_after_the_run(dagbag, goo
     request = requests[0]
     assert request.parent == PARENT
     assert request.batch.pyspark_batch.main_python_file_uri == "gs://s8s-demo-proj-code/pyspark/model_training.py"
-    assert dict(request.batch.runtime_config.properties) == BATCH_SIZE
+    assert dict(request.batch.runtime_config.properties) == {
+        **BATCH_SIZE,
+        "dataproc.sparkBqConnector.version": connector_version(),
+    }
     assert dict(request.batch.labels)["airflow-task-id"] == "train-churn-model"
     versions = [args_of(r)["model-version"] for r in requests]
     stamp = run_timestamp_of(first).strftime("%Y%m%dt%H%M%S")

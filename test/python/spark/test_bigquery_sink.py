@@ -49,6 +49,7 @@ class Response:
 
 
 JOBS = "/bigquery/v2/projects/demo-proj/jobs"
+TABLES = "/bigquery/v2/projects/demo-proj/datasets/customer_churn_ds/tables/"
 PIPELINE = "manual-2026-01-31t12-00-00-00-0-cce451e4"
 THIS_BATCH = "s8s-score-manual-2026-01-31t12-00-00-00-0-cce451e4-a2"
 EARLIER_BATCH = "s8s-score-manual-2026-01-31t12-00-00-00-0-cce451e4-a1"
@@ -110,6 +111,9 @@ class BigQueryTransport:
                 return Response({"error": self.cancel_error}, status=self.cancel_error["code"], request=request)
             self.gets_since_cancel[job_id] = 0
             return Response({"kind": "bigquery#jobCancelResponse", "job": self.jobs[job_id]})
+        if method == "GET" and path.startswith(TABLES):  # tables.get: the stack's tables exist
+            table = path.removeprefix(TABLES)
+            return Response({"tableReference": {"projectId": "demo-proj", "datasetId": "customer_churn_ds", "tableId": table}})
         if method == "GET" and path.startswith(JOBS + "/"):
             job_id = path.split("/")[-1]
             if job_id in self.gets_since_cancel:
@@ -264,6 +268,7 @@ def test_every_bigquery_job_of_the_run_carries_its_pipeline_and_batch_labels(ano
     assert sink.connector_options() == {
         "writeMethod": "indirect",
         "temporaryGcsBucket": "s8s-demo-proj-spark",
+        "createDisposition": "CREATE_NEVER",
         f"bigQueryJobLabel.{PIPELINE_LABEL}": PIPELINE,
         f"bigQueryJobLabel.{BATCH_LABEL}": EARLIER_BATCH,
     }
@@ -343,7 +348,8 @@ def test_the_scoring_job_fences_an_earlier_attempts_load_before_its_delete(
     spark, models_root, sample_files, tmp_path, monkeypatch, anonymous_google
 ):
     """main() of attempt 2 with only the HTTP session under its BigQuery client stubbed: the fence's
-    requests, then the DELETE, then the connector write (which fails here: no connector jar)."""
+    requests, the table's check, then the DELETE, then the connector write (which fails here: this
+    suite's session loads no connector jar; the twin suite writes through it)."""
     transport = BigQueryTransport([job_resource("earlier-load", "RUNNING", labelled(EARLIER_BATCH))])
     monkeypatch.setattr(google.auth.transport.requests, "AuthorizedSession", lambda *a, **k: transport)
     local = job_args(models_root, sample_files["scoring"], tmp_path, pipeline_id=PIPELINE)
@@ -358,7 +364,8 @@ def test_the_scoring_job_fences_an_earlier_attempts_load_before_its_delete(
         ("POST", f"{JOBS}/earlier-load/cancel"),
         ("GET", f"{JOBS}/earlier-load"),
     ]
-    assert calls[4][0] == "POST" and calls[4][1] == JOBS  # the DELETE, after the earlier load is DONE
+    assert calls[4] == ("GET", f"{TABLES}batch_predictions")  # the table exists (the stack made it)
+    assert calls[5][0] == "POST" and calls[5][1] == JOBS  # the DELETE, after the earlier load is DONE
     [delete] = transport.inserted_jobs()
     config = bigquery.QueryJobConfig.from_api_repr(delete["configuration"])
     assert delete["configuration"]["query"]["query"].startswith("DELETE FROM `demo-proj.customer_churn_ds.batch_predictions`")

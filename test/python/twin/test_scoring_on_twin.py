@@ -1,6 +1,6 @@
 """The scoring job's main() with --sink bigquery against the emulators: gs:// input and model through
-the Cloud Storage connector, the output through the connector's indirect write (temporary files in the
-emulated spark bucket, one load job per table), the DELETE and the batch_runs MERGE in the emulated
+the Cloud Storage connector, the output through Google's spark-bigquery connector's indirect write
+(temporary files in the emulated spark bucket, one load job per table), the DELETE and the batch_runs MERGE in the emulated
 BigQuery. The counts the job reports are the rows the emulator holds."""
 
 from __future__ import annotations
@@ -38,26 +38,25 @@ def test_the_counts_the_job_records_are_the_rows_bigquery_holds(bq, twin_state, 
     assert churn == summary["predictions"]["1"]
 
 
-def test_each_table_is_written_by_one_parquet_load_job_from_the_temporary_bucket(bq, twin_state, buckets, scored, spark):
+def test_each_table_is_written_by_one_parquet_load_job_of_the_connector(twin_state, buckets, scored, spark):
     pipeline_id, summary, run_loads = scored
-    loads = {load.table_id.rsplit(".", 1)[-1]: load for load in run_loads}
+    loads = {job.destination.table_id: job for job in run_loads}
     assert len(run_loads) == 2 and set(loads) == set(TABLES)
+    # The connector's unique folder in the temporary bucket (SparkBigQueryUtil.createGcsPath).
     prefix = f"gs://{buckets['spark']}/.spark-bigquery-{spark.sparkContext.applicationId}-"
-    for table in TABLES:
-        load = loads[table]
-        job = bq.get_job(load.job_id)  # the load job as the emulator recorded it
-        assert job.job_type == "load" and job.state == "DONE" and job.error_result is None
+    for job in loads.values():
+        assert job.state == "DONE" and job.error_result is None
         assert job.source_format == "PARQUET" and job.write_disposition == "WRITE_APPEND"
-        assert job.create_disposition == "CREATE_IF_NEEDED"
+        assert job.create_disposition == "CREATE_NEVER"  # the job's option: never a table of the connector's
         # The run's labels, from the connector's bigQueryJobLabel.<key> options (the retry fence finds them).
         assert job.labels == {"s8s-pipeline-id": pipeline_id, "s8s-batch-id": "local"}
-        assert job.destination.table_id == table and job.destination.dataset_id == DATASET
-        assert load.folder.startswith(prefix) and all(u.startswith(load.folder + "/part-") for u in load.source_uris)
+        assert job.destination.dataset_id == DATASET
+        assert all(u.startswith(prefix) and "/part-" in u and u.endswith(".parquet") for u in job.source_uris)
     assert (loads["batch_predictions"].output_rows, loads["batch_rejects"].output_rows) == (
         summary["scored"],
         summary["rejected"],
     )
-    # The temporary files are gone once the load jobs finished.
+    # The temporary files are gone once the load jobs finished (the connector's IntermediateDataCleaner).
     assert objects(twin_state, buckets["spark"], ".spark-bigquery-") == []
 
 
@@ -70,17 +69,3 @@ def test_a_rerun_of_a_pipeline_id_replaces_its_rows(bq, twin_state, buckets, inp
     assert twin_state.pipeline_rows("batch_predictions", pipeline_id) == 395
     assert twin_state.pipeline_rows("batch_rejects", pipeline_id) == 5
     assert len(run_row(bq, twin_state.project, pipeline_id)) == 1
-
-
-def test_without_the_connector_jar_the_jobs_own_write_stops_at_the_bigquery_data_source(spark, twin_state, buckets):
-    """Only s8s_churn.sinks.connector_write is replaced by the stand-in: the job's own version reaches
-    Spark's data source lookup for "bigquery", which fails here because no connector jar could be
-    had (docs/twin.md)."""
-    import pytest
-
-    from local.connector import bigquery as twin_connector
-
-    rows = spark.range(1).selectExpr("'x' AS pipeline_id")
-    with pytest.raises(Exception, match=r"Failed to find the data source: bigquery"):
-        options = {"writeMethod": "indirect", "temporaryGcsBucket": buckets["spark"]}
-        twin_connector.CONNECTOR_WRITE(rows, f"{twin_state.project}.{DATASET}.batch_runs", options)
