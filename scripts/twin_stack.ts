@@ -15,7 +15,7 @@ if (!project) {
 }
 const stack = new LabStack(Testing.app(), 's8s-scoring-lab', loadConfig({ GOOGLE_CLOUD_PROJECT: project }));
 const synth = JSON.parse(Testing.synth(stack));
-const keep = ['google_bigquery_dataset', 'google_bigquery_table', 'google_storage_bucket'];
+const keep = ['google_bigquery_dataset', 'google_bigquery_table', 'google_storage_bucket', 'google_composer_environment'];
 const resources = Object.fromEntries(keep.map((type) => [type, synth.resource?.[type] ?? {}]));
 const outputs = Object.fromEntries(Object.entries(synth.output ?? {}).map(([name, o]) => [name, (o as { value: unknown }).value]));
 process.stdout.write(JSON.stringify({ resources, outputs }, null, 1));
