@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -139,20 +140,94 @@ def twin_spark(state: twin.TwinState) -> SparkSession:
     return get_spark("s8s-local-lab")
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Run the lab's data path locally.")
-    p.add_argument("--workdir", type=Path, default=REPO / "local-run")
-    p.add_argument(
-        "--sink",
-        choices=["bigquery", "local"],
-        default="bigquery",
-        help="bigquery: through the cloud twin (default); local: Parquet, no servers",
+def parse_args(argv: list[str] | None):
+    p = argparse.ArgumentParser(
+        prog="npm run local --",
+        description="Module 8's walkthrough on this machine: the lab's DAGs in a local Airflow over the cloud twin.",
+        epilog="Default: start everything, run training then scoring through Airflow's REST API, print the results, "
+        "stop. --ui: start everything and leave it running for a person (Ctrl-C or `npm run local -- down` stops it). "
+        "--direct: run the jobs without Airflow, as spark-submit would.",
     )
-    p.add_argument("--twin", type=Path, help="use the twin already running from this state folder (left running)")
+    p.add_argument("action", nargs="?", choices=["walkthrough", "down"], default="walkthrough",
+                   help="down: stop what --ui left running (the state is kept)")  # fmt: skip
+    p.add_argument("--ui", action="store_true", help="leave Airflow, the history server and the twin running")
+    p.add_argument("--direct", action="store_true", help="run the jobs directly, without Airflow (the earlier local run)")
+    p.add_argument("--workdir", type=Path, default=REPO / "local-run")
+    p.add_argument("--state-dir", type=Path, help="the twin's state folder (default: WORKDIR/twin); kept between starts")
+    p.add_argument("--airflow-port", type=int, help="default: 8080 when free, else a free port")
+    p.add_argument("--history-port", type=int, help="default: 18080 when free, else a free port")
+    p.add_argument("--sink", choices=["bigquery", "local"], default="bigquery",
+                   help="--direct only. bigquery: through the cloud twin (default); local: Parquet, no servers")  # fmt: skip
+    p.add_argument("--twin", type=Path, help="--direct only: use the twin already running from this state folder")
     p.add_argument("--model-version", help="score with this version instead of training a new one")
-    p.add_argument("--pipeline-id", help="default: local-<UTC time>")
-    p.add_argument("--batch-id", default="local", help="the batch id the run records in batch_runs")
+    p.add_argument("--pipeline-id", help="--direct only; default: local-<UTC time>")
+    p.add_argument("--batch-id", default="local", help="--direct only: the batch id the run records in batch_runs")
     a = p.parse_args(argv)
+    a.state_dir = (a.state_dir or a.workdir / "twin").resolve()
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    if a.action == "down":
+        from local import walkthrough
+
+        walkthrough.stop(a.state_dir)
+        print(f"stopped the local lab of {a.state_dir} (its state is kept)")
+        return 0
+    if a.direct:
+        return direct(a)
+    return through_airflow(a)
+
+
+def through_airflow(a) -> int:
+    """The walkthrough through the local Airflow (local/walkthrough.py), or, with --ui, everything
+    left running until Ctrl-C. A failed run raises JobError naming the DAG, task and batch."""
+    import signal
+
+    from local import walkthrough
+    from local.composer.airflow import AirflowError
+
+    started_here = not (a.state_dir / "airflow" / "airflow.json").exists()
+    try:
+        lab = walkthrough.start(a.state_dir, a.airflow_port, a.history_port)
+    except (AirflowError, walkthrough.LabError, twin.TwinError) as e:
+        raise JobError(str(e)) from e
+    print(f"all services healthy in {lab.timings['all_healthy']:.0f} s")
+    if a.ui:
+        print("\nThe local lab is running (state in " + str(a.state_dir) + "):")
+        walkthrough.print_commands(lab)
+        print("\nPress Ctrl-C to stop everything, or run `npm run local -- down` from another terminal.", flush=True)
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+        try:
+            while not stopping and any(lab.airflow.alive().values()):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        print("\nstopping the local lab ...", flush=True)
+        walkthrough.stop(a.state_dir)
+        print("stopped; state kept in " + str(a.state_dir))
+        return 0
+    try:
+        result = walkthrough.walkthrough(lab, a.model_version)
+        state = twin.TwinState.load(a.state_dir)
+        os.environ.update(state.client_env())
+        print(f"scoring run {result['run_id']}: model_version {result['model_version']}, pipeline_id {result['pipeline_id']}")
+        print("the DAG's check (check_predictions_written XCom): " + ", ".join(f"{k}={v}" for k, v in result["reconciliation"].items()))
+        report_from_bigquery(state, result["pipeline_id"])
+        print(f"history server applications: {len(lab.history.applications())} ({lab.history.url})")
+        print("timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in lab.timings.items()))
+    except AirflowError as e:
+        raise JobError(str(e)) from e
+    finally:
+        if started_here:
+            walkthrough.stop(a.state_dir)
+    return 0
+
+
+def direct(a) -> int:
+    """The jobs run directly on local Spark, without Airflow (the earlier `npm run local`)."""
     now = datetime.now(timezone.utc)
     pid = a.pipeline_id or now.strftime("local-%Y%m%dt%H%M%S")
     data = a.workdir / "data"
@@ -165,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
 
         started = a.twin is None
         try:
-            state = twin.up(a.workdir / "twin") if started else twin.TwinState.load(a.twin)
+            state = twin.up(a.state_dir) if started else twin.TwinState.load(a.twin)
         except twin.TwinError as e:
             raise JobError(str(e)) from e
         os.environ.update(state.client_env())

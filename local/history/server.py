@@ -104,7 +104,8 @@ class HistoryServer:
 
     @staticmethod
     def state_file(state_dir: Path) -> Path:
-        return Path(state_dir) / "history" / "server.json"
+        # (STATE_DIR/history/server.json is the deploy's record of the cloud's history server.)
+        return Path(state_dir) / "history" / "running.json"
 
     def save(self, state_dir: Path) -> None:
         self.state_file(state_dir).write_text(json.dumps(asdict(self), indent=1))
@@ -148,6 +149,15 @@ def _env(home: Path, event_logs: Path, port: int, log_dir: Path, pid_dir: Path, 
     }
 
 
+def event_log_folder(state_dir: Path) -> Path:
+    """The folder the twin's batches write their event logs to, as the deploy recorded it beside the
+    cloud's history server (STATE_DIR/history/server.json, log_directory), else its default."""
+    record = Path(state_dir) / "history" / "server.json"
+    if record.exists():
+        return Path(json.loads(record.read_text())["log_directory"])
+    return Path(state_dir) / EVENT_LOG_DIR
+
+
 def up(state_dir: Path, env: Path, port: int | None = None, event_logs: Path | None = None) -> HistoryServer:
     """Starts the history server over STATE_DIR's event logs (or the folder given); waits until its
     REST API answers. A server this state folder already runs is reused."""
@@ -157,7 +167,7 @@ def up(state_dir: Path, env: Path, port: int | None = None, event_logs: Path | N
         return running
     java_check()
     home = spark_home(env)
-    event_logs = Path(event_logs or state_dir / EVENT_LOG_DIR).resolve()
+    event_logs = Path(event_logs or event_log_folder(state_dir)).resolve()
     event_logs.mkdir(parents=True, exist_ok=True)
     log_dir, pid_dir = state_dir / "history" / "logs", state_dir / "history" / "pid"
     for d in (log_dir, pid_dir):
