@@ -9,6 +9,8 @@ The API the local Airflow (local/composer) uses, standard library only so any en
     twin.address                         # "127.0.0.1:PORT", for the redirect (dataproc.REDIRECT_ENV)
     dataproc.stop(STATE_DIR)             # stops it and every batch process it started
     dataproc.REDIRECT_MODULE             # the module the local Airflow imports to use the twin
+    dataproc.airflow_env(STATE_DIR)      # the variables Airflow runs with: the twin's address, an
+                                         # anonymous connection, the emulators' hosts
 
 The state folder is the cloud twin's (local/twin): the server reads its emulators' endpoints from
 STATE_DIR/twin.json and the project's subnet, accounts, history server and quota from
@@ -64,6 +66,20 @@ def address(state_dir: Path) -> str:
     if not path.exists():
         raise DataprocTwinError(f"no Dataproc twin runs for {state_dir}: {path} does not exist (start it: python -m local.dataproc serve {state_dir})")
     return json.loads(path.read_text())["address"]
+
+
+def airflow_env(state_dir: Path) -> dict[str, str]:
+    """The environment the local Airflow runs with to reach the twin: the redirect's address, an
+    anonymous Google connection (providers-google 22.x `is_anonymous`) and the Cloud Storage and
+    BigQuery emulators' variables, which google-cloud-storage and google-cloud-bigquery follow."""
+    twin = json.loads((Path(state_dir) / "twin.json").read_text())
+    connection = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": twin["project"]}}
+    return {
+        REDIRECT_ENV: address(state_dir),
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT": json.dumps(connection),
+        "BIGQUERY_EMULATOR_HOST": twin["bigquery_endpoint"],
+        "STORAGE_EMULATOR_HOST": twin["gcs_endpoint"],
+    }
 
 
 def _answers(addr: str) -> bool:

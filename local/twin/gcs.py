@@ -75,3 +75,16 @@ def md5_base64(data: bytes) -> str:
     import hashlib
 
     return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def delete(endpoint: str, uri: str) -> bool:
+    """Deletes the object; False if there was none."""
+    bucket, name = split(uri)
+    req = urllib.request.Request(_object_url(endpoint, bucket, name), method="DELETE")
+    try:
+        with urllib.request.urlopen(req, timeout=30):
+            return True
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return False
+        raise GcsError(f"DELETE {uri} answered {e.code}: {e.read().decode(errors='replace')[:300]}") from e
