@@ -109,7 +109,9 @@ def wait_for_dags(af: local_airflow.LocalAirflow, dag_ids, timeout: float = 180)
     while time.monotonic() < deadline:
         errors = af.call("GET", "/api/v2/importErrors", token=token)["import_errors"]
         if errors:
-            raise LabError("DAG import error: " + "; ".join(f"{e['filename']}: {e['stack_trace'].strip().splitlines()[-1]}" for e in errors))
+            raise LabError(
+                "DAG import error: " + "; ".join(f"{e['filename']}: {e['stack_trace'].strip().splitlines()[-1]}" for e in errors)
+            )
         found = {d["dag_id"] for d in af.call("GET", "/api/v2/dags?limit=100", token=token)["dags"]}
         if set(dag_ids) <= found:
             return
@@ -167,19 +169,16 @@ def commands(lab: Lab) -> list[tuple[str, str]]:
     """What a person uses next to the UI, each as a line to copy."""
     state = shlex.quote(str(lab.state_dir))
     twin_env = _twin().python_env("twin")
-    stack = environment.software_config(lab.state_dir)["env_variables"]
-    project, dataset = stack["AIRFLOW_VAR_PROJECT_ID"], stack["AIRFLOW_VAR_BQ_DATASET"]
-    sql = f"SELECT * FROM `{project}.{dataset}.batch_runs` ORDER BY ended_at DESC"
-    bq = (
-        f"{twin_env}/bin/python -c \"from google.cloud import bigquery; from google.auth.credentials import AnonymousCredentials as A; "
-        f"c = bigquery.Client(project='{project}', credentials=A(), client_options={{'api_endpoint': '{_twin().TwinState.load(lab.state_dir).bigquery_endpoint}'}}); "
-        f'[print(dict(r)) for r in c.query(\\"{sql}\\").result()]"'
-    )
+    env = environment.software_config(lab.state_dir)["env_variables"]
+    sql = f"SELECT * FROM `{env['AIRFLOW_VAR_BQ_DATASET']}.batch_runs` ORDER BY ended_at DESC"
     return [
         ("Airflow", f"{lab.airflow.url}  (user {lab.airflow.username}, password {lab.airflow.password()})"),
         ("Spark History Server", lab.history.url),
-        ("Dataproc batches", f"cd {shlex.quote(str(REPO))} && {twin_env}/bin/python -m local.dataproc batches {state} [BATCH_ID]"),
-        ("BigQuery query", bq),
+        (
+            "Dataproc batches",
+            f"cd {shlex.quote(str(REPO))} && {twin_env}/bin/python -m local.dataproc batches {state} [BATCH_ID]",
+        ),
+        ("BigQuery query", f'npm run local -- query "{sql}"'),
         ("stop everything", f"npm run local -- down   (state kept in {lab.state_dir})"),
     ]
 

@@ -21,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "pyspark"))  # the jobs' folder, never its parent
 sys.path.insert(1, str(REPO / "scripts"))
+sys.path.append(str(REPO))  # the `local` package (last: installed pyspark and airflow win)
 
 import twin  # noqa: E402
 
@@ -148,8 +149,10 @@ def parse_args(argv: list[str] | None):
         "stop. --ui: start everything and leave it running for a person (Ctrl-C or `npm run local -- down` stops it). "
         "--direct: run the jobs without Airflow, as spark-submit would.",
     )
-    p.add_argument("action", nargs="?", choices=["walkthrough", "down"], default="walkthrough",
-                   help="down: stop what --ui left running (the state is kept)")  # fmt: skip
+    p.add_argument("action", nargs="?", choices=["walkthrough", "down", "query"], default="walkthrough",
+                   help="down: stop what --ui left running (the state is kept); "
+                        "query SQL: run SQL in the emulated BigQuery of a running lab")  # fmt: skip
+    p.add_argument("sql", nargs="?", help="query only: the SQL (standard SQL; the dataset without a project is the lab's)")
     p.add_argument("--ui", action="store_true", help="leave Airflow, the history server and the twin running")
     p.add_argument("--direct", action="store_true", help="run the jobs directly, without Airflow (the earlier local run)")
     p.add_argument("--workdir", type=Path, default=REPO / "local-run")
@@ -174,6 +177,13 @@ def main(argv: list[str] | None = None) -> int:
 
         walkthrough.stop(a.state_dir)
         print(f"stopped the local lab of {a.state_dir} (its state is kept)")
+        return 0
+    if a.action == "query":
+        if not a.sql:
+            raise JobError('query needs the SQL to run, e.g. npm run local -- query "SELECT * FROM customer_churn_ds.batch_runs"')
+        state = twin.TwinState.load(a.state_dir)
+        rows = [dict(r.items()) for r in state.bigquery().query(a.sql).result()]
+        print_rows(rows, limit=50)
         return 0
     if a.direct:
         return direct(a)
@@ -214,7 +224,10 @@ def through_airflow(a) -> int:
         state = twin.TwinState.load(a.state_dir)
         os.environ.update(state.client_env())
         print(f"scoring run {result['run_id']}: model_version {result['model_version']}, pipeline_id {result['pipeline_id']}")
-        print("the DAG's check (check_predictions_written XCom): " + ", ".join(f"{k}={v}" for k, v in result["reconciliation"].items()))
+        print(
+            "the DAG's check (check_predictions_written XCom): "
+            + ", ".join(f"{k}={v}" for k, v in result["reconciliation"].items())
+        )
         report_from_bigquery(state, result["pipeline_id"])
         print(f"history server applications: {len(lab.history.applications())} ({lab.history.url})")
         print("timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in lab.timings.items()))

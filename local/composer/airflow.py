@@ -127,7 +127,9 @@ class LocalAirflow:
                 ctype = r.headers.get("Content-Type", "")
                 return json.loads(text) if "json" in ctype and text else text
         except urllib.error.HTTPError as e:
-            raise AirflowError(f"Airflow REST {method} {path} answered {e.code}: {e.read().decode(errors='replace')[:800]}") from e
+            raise AirflowError(
+                f"Airflow REST {method} {path} answered {e.code}: {e.read().decode(errors='replace')[:800]}"
+            ) from e
 
     def health(self) -> dict:
         """GET /api/v2/monitor/health: the metadata database, scheduler, triggerer and dag-processor."""
@@ -243,7 +245,11 @@ def up(
     port = choose_port(port, PREFERRED_PORT, "Airflow api-server")
     variables = airflow_env(env, home, dags_folder, port, software_config, extra_env or {}, _state_secrets(home))
     migrate = subprocess.run(
-        [str(env / "bin" / "airflow"), "db", "migrate"], env=variables, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [str(env / "bin" / "airflow"), "db", "migrate"],
+        env=variables,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     if migrate.returncode != 0:
         raise AirflowError(f"`airflow db migrate` failed ({migrate.returncode}):\n{migrate.stdout[-2000:]}")
@@ -279,7 +285,9 @@ def wait_healthy(airflow: LocalAirflow, log=print, timeout: float = START_TIMEOU
     while time.monotonic() - start < timeout:
         for name, ok in airflow.alive().items():
             if not ok:
-                raise AirflowError(f"the Airflow {name} exited at start; its log ({airflow.logs[name]}):\n{_tail(airflow.logs[name])}")
+                raise AirflowError(
+                    f"the Airflow {name} exited at start; its log ({airflow.logs[name]}):\n{_tail(airflow.logs[name])}"
+                )
         try:
             health = airflow.health()
         except (AirflowError, urllib.error.URLError, OSError, ValueError):
@@ -293,7 +301,8 @@ def wait_healthy(airflow: LocalAirflow, log=print, timeout: float = START_TIMEOU
                 return time.monotonic() - start
         time.sleep(1)
     raise AirflowError(
-        f"Airflow was not healthy within {timeout:.0f} s (last health: {last}); logs in {Path(airflow.home) / 'logs' / 'components'}"
+        f"Airflow was not healthy within {timeout:.0f} s (last health: {last}); "
+        f"logs in {Path(airflow.home) / 'logs' / 'components'}"
     )
 
 

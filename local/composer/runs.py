@@ -19,6 +19,9 @@ from pathlib import Path
 from local.composer.airflow import AirflowError, LocalAirflow
 
 FINISHED = ("success", "failed")
+# google.cloud.dataproc.v1.Batch.State by number: the twin saves the API's Batch message as JSON
+# with enums as integers (proto-plus to_json's default).
+BATCH_STATES = {0: "STATE_UNSPECIFIED", 1: "PENDING", 2: "RUNNING", 3: "CANCELLING", 4: "CANCELLED", 5: "SUCCEEDED", 6: "FAILED"}
 
 
 class RunFailed(AirflowError):
@@ -38,19 +41,28 @@ def task_instances(airflow: LocalAirflow, dag_id: str, run_id: str, token: str |
     return airflow.call("GET", f"/api/v2/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances", token=token)["task_instances"]
 
 
-def task_log(airflow: LocalAirflow, dag_id: str, run_id: str, task_id: str, try_number: int, token: str | None = None) -> str:
-    """The task attempt's log as text (the API's structured log, one line per event)."""
+def task_log(
+    airflow: LocalAirflow, dag_id: str, run_id: str, task_id: str, try_number: int, token: str | None = None
+) -> list[dict]:
+    """The task attempt's log: the API's structured events (event, level, error_detail, ...)."""
     path = f"/api/v2/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(task_id)}/logs/{int(try_number)}?full_content=true"
     content = airflow.call("GET", path, token=token).get("content", [])
-    lines = []
-    for item in content if isinstance(content, list) else [content]:
-        if isinstance(item, dict):
-            text = item.get("event", "")
-            extra = {k: v for k, v in item.items() if k not in ("event", "timestamp", "level", "logger", "chan", "sources")}
-            lines.append(f"[{item.get('level', '')}] {text}" + (f" {json.dumps(extra, default=str)}" if extra else ""))
-        else:
-            lines.append(str(item))
-    return "\n".join(lines)
+    return [
+        item if isinstance(item, dict) else {"event": str(item)} for item in (content if isinstance(content, list) else [content])
+    ]
+
+
+def log_errors(events: list[dict]) -> list[str]:
+    """The error events of a task log, each with the exception it carries (type: message)."""
+    out = []
+    for item in events:
+        if item.get("level") not in ("error", "critical"):
+            continue
+        text = item.get("event", "")
+        for detail in item.get("error_detail") or []:
+            text += f": {detail.get('exc_type')}: {detail.get('exc_value')}"
+        out.append(text)
+    return out
 
 
 def wait(airflow: LocalAirflow, dag_id: str, run_id: str, timeout: float = 900, log=print) -> dict:
@@ -85,29 +97,32 @@ def batch_state(state_dir: Path, batch_id: str) -> dict | None:
 
 
 def explain_failure(airflow: LocalAirflow, state_dir: Path, dag_id: str, run_id: str) -> str:
-    """What failed in a run: each failed task, its batch with the batch's state and state_message,
-    and the last lines of the task's log."""
+    """What failed in a run: each failed task, the batch it submitted with the batch's state and
+    state_message as the Dataproc twin reports them, and the errors its log holds."""
     token = airflow.token()
-    parts = []
+    failed, skipped = [], []
     for ti in task_instances(airflow, dag_id, run_id, token):
-        if ti.get("state") not in ("failed", "upstream_failed"):
-            continue
-        if ti["state"] == "upstream_failed":
-            parts.append(f"task {ti['task_id']}: upstream_failed")
-            continue
-        text = f"task {ti['task_id']} failed (attempt {ti['try_number']})"
-        batch_id = rendered(ti, "batch_id")
-        if batch_id:
-            batch = batch_state(state_dir, batch_id)
-            if batch is None:
-                text += f"; batch {batch_id}: not created in the Dataproc twin"
-            else:
-                text += f"; batch {batch_id}: {batch.get('state')}: {batch.get('stateMessage') or batch.get('state_message') or '(no state_message)'}"
-        log_tail = task_log(airflow, dag_id, run_id, ti["task_id"], ti["try_number"], token).splitlines()
-        errors = [line for line in log_tail if line.startswith(("[error]", "[critical]"))]
-        text += "\n    " + "\n    ".join((errors or log_tail)[-6:])
-        parts.append(text)
-    return f"DAG {dag_id} run {run_id} failed: " + ("\n  ".join(parts) or "no failed task found")
+        if ti.get("state") == "upstream_failed":
+            skipped.append(ti["task_id"])
+        elif ti.get("state") == "failed":
+            ti = airflow.call(
+                "GET", f"/api/v2/dags/{_q(dag_id)}/dagRuns/{_q(run_id)}/taskInstances/{_q(ti['task_id'])}", token=token
+            )
+            text = f"task {ti['task_id']} failed (attempt {ti['try_number']})"
+            batch_id = rendered(ti, "batch_id")
+            if batch_id:
+                batch = batch_state(state_dir, batch_id)
+                if batch is None:
+                    text += f"\n    batch {batch_id}: not created in the Dataproc twin"
+                else:
+                    state = BATCH_STATES.get(batch.get("state"), batch.get("state"))
+                    text += f"\n    batch {batch_id}: {state}: {batch.get('stateMessage') or '(no state_message)'}"
+            errors = log_errors(task_log(airflow, dag_id, run_id, ti["task_id"], ti["try_number"], token))
+            text += "".join(f"\n    log: {line}" for line in errors[-3:])
+            failed.append(text)
+    if skipped:
+        failed.append(f"not run (upstream failed): {', '.join(skipped)}")
+    return f"DAG {dag_id} run {run_id} failed:\n  " + ("\n  ".join(failed) or "no failed task found")
 
 
 def run_and_wait(airflow: LocalAirflow, state_dir: Path, dag_id: str, conf: dict | None = None, log=print) -> dict:

@@ -239,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if a.action == "up":
             env = Path(
-                subprocess.run(["bash", str(REPO / "scripts" / "python-env.sh"), "spark"], check=True, stdout=subprocess.PIPE, text=True)
+                subprocess.run(
+                    ["bash", str(REPO / "scripts" / "python-env.sh"), "spark"], check=True, stdout=subprocess.PIPE, text=True
+                )
                 .stdout.strip()
                 .splitlines()[-1]
             )

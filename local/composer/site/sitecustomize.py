@@ -21,7 +21,9 @@ _REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.
 def _install_redirect():
     if "local" not in sys.modules:
         folder = os.path.join(_REPO, "local")
-        spec = importlib.util.spec_from_file_location("local", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder])
+        spec = importlib.util.spec_from_file_location(
+            "local", os.path.join(folder, "__init__.py"), submodule_search_locations=[folder]
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules["local"] = module
         if os.path.exists(spec.origin):
