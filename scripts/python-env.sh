@@ -19,7 +19,10 @@ need_python() {
   fi
 }
 
-stamp_ok() { [ -f "$1/.lock-stamp" ] && [ "$(cat "$1/.lock-stamp")" = "$(sha256sum "$2" | cut -d' ' -f1)" ]; }
+# sha256 of a file: GNU coreutils' sha256sum on Linux, shasum (Perl, preinstalled) on macOS.
+file_hash() { if command -v sha256sum >/dev/null; then sha256sum "$1"; else shasum -a 256 "$1"; fi | cut -d' ' -f1; }
+
+stamp_ok() { [ -f "$1/.lock-stamp" ] && [ "$(cat "$1/.lock-stamp")" = "$(file_hash "$2")" ]; }
 
 ensure_uv() {
   local env="$VENVS/uv" lock="$LOCKS/uv.lock"
@@ -29,7 +32,7 @@ ensure_uv() {
     rm -rf "$env"
     "$PYTHON" -m venv "$env"
     "$env/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps -r "$lock"
-    sha256sum "$lock" | cut -d' ' -f1 > "$env/.lock-stamp"
+    file_hash "$lock" > "$env/.lock-stamp"
   fi
   echo "$env/bin/uv"
 }
@@ -75,7 +78,7 @@ ensure_env() {
     rm -rf "$env"
     "$PYTHON" -m venv "$env"
     "$uv_bin" pip sync --quiet --require-hashes --python "$env/bin/python" "$lock" >&2
-    sha256sum "$lock" | cut -d' ' -f1 > "$env/.lock-stamp"
+    file_hash "$lock" > "$env/.lock-stamp"
   fi
   echo "$env"
 }

@@ -209,7 +209,7 @@ def _state_secrets(home: Path) -> dict:
         import base64
 
         state = {
-            "jwt_secret": secrets.token_urlsafe(32),
+            "jwt_secret": secrets.token_urlsafe(64),  # 86 characters: SHA512 wants 64 bytes or more (RFC 7518 3.2)
             "fernet_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         }
     for key in ("worker_log_port", "trigger_log_port"):  # a port taken since the last start is replaced
