@@ -89,7 +89,11 @@ def run_once(state_dir: Path) -> dict:
     if out.returncode != 0:
         sys.stdout.write(out.stdout[-4000:])
         raise SystemExit(f"npm run local failed with exit code {out.returncode}")
-    figures = {"end_to_end_s": round(wall, 1), "peak_pss_mib": round(sampler.peak_kib / 1024), "processes_at_peak": sampler.peak_procs}
+    figures = {
+        "end_to_end_s": round(wall, 1),
+        "peak_pss_mib": round(sampler.peak_kib / 1024),
+        "processes_at_peak": sampler.peak_procs,
+    }
     m = re.search(r"^timings: (.*)$", out.stdout, re.M)
     if m:
         for part in m.group(1).split(", "):

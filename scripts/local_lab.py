@@ -187,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.direct:
         return direct(a)
+    direct_only = [f"--{n.replace('_', '-')}" for n in ("twin", "pipeline_id") if getattr(a, n)]
+    direct_only += ["--sink"] * (a.sink != "bigquery") + ["--batch-id"] * (a.batch_id != "local")
+    if direct_only:
+        raise JobError(
+            f"{', '.join(direct_only)} apply to the direct run only: add --direct (without it the DAGs run in Airflow)"
+        )
     return through_airflow(a)
 
 
