@@ -120,14 +120,21 @@ def wait_for_dags(af: local_airflow.LocalAirflow, dag_ids, timeout: float = 180)
 
 
 def stop(state_dir: Path) -> None:
-    """Stops every part this folder runs, Airflow first (no task left to submit a batch)."""
+    """Stops every part this folder runs, Airflow first (no task left to submit a batch). One stop
+    at a time per folder (a lock file): `down` and the --ui session it ends both call it."""
+    import fcntl
+
     from local import dataproc
 
     state_dir = Path(state_dir).resolve()
-    local_airflow.down(state_dir)
-    history.down(state_dir)
-    dataproc.stop(state_dir)
-    _twin().down(state_dir)
+    if not state_dir.exists():
+        return
+    with open(state_dir / ".stop.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        local_airflow.down(state_dir)
+        history.down(state_dir)
+        dataproc.stop(state_dir)
+        _twin().down(state_dir)
 
 
 def trained_version(lab: Lab, run_id: str) -> str:
@@ -165,9 +172,10 @@ def walkthrough(lab: Lab, model_version: str | None = None, log=print) -> dict:
     }
 
 
-def commands(lab: Lab) -> list[tuple[str, str]]:
+def commands(lab: Lab, default_state: Path | None = None) -> list[tuple[str, str]]:
     """What a person uses next to the UI, each as a line to copy."""
     state = shlex.quote(str(lab.state_dir))
+    where = "" if default_state and Path(default_state).resolve() == lab.state_dir else f" --state-dir {state}"
     twin_env = _twin().python_env("twin")
     env = environment.software_config(lab.state_dir)["env_variables"]
     sql = f"SELECT * FROM `{env['AIRFLOW_VAR_BQ_DATASET']}.batch_runs` ORDER BY ended_at DESC"
@@ -178,11 +186,11 @@ def commands(lab: Lab) -> list[tuple[str, str]]:
             "Dataproc batches",
             f"cd {shlex.quote(str(REPO))} && {twin_env}/bin/python -m local.dataproc batches {state} [BATCH_ID]",
         ),
-        ("BigQuery query", f'npm run local -- query "{sql}"'),
-        ("stop everything", f"npm run local -- down   (state kept in {lab.state_dir})"),
+        ("BigQuery query", f'npm run local -- query "{sql}"{where}'),
+        ("stop everything", f"npm run local -- down{where}   (state kept in {lab.state_dir})"),
     ]
 
 
-def print_commands(lab: Lab, out=sys.stdout) -> None:
-    for name, text in commands(lab):
+def print_commands(lab: Lab, default_state: Path | None = None, out=sys.stdout) -> None:
+    for name, text in commands(lab, default_state):
         print(f"{name + ':':22s}{text}", file=out)

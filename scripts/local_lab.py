@@ -212,7 +212,7 @@ def through_airflow(a) -> int:
     print(f"all services healthy in {lab.timings['all_healthy']:.0f} s")
     if a.ui:
         print("\nThe local lab is running (state in " + str(a.state_dir) + "):")
-        walkthrough.print_commands(lab)
+        walkthrough.print_commands(lab, default_state=a.workdir / "twin")
         print("\nPress Ctrl-C to stop everything, or run `npm run local -- down` from another terminal.", flush=True)
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
