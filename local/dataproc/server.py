@@ -160,7 +160,8 @@ class DataprocTwin:
             which = b._pb.WhichOneof("batch_config")
             raise validate.Refusal(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"batch.pyspark_batch.main_python_file_uri is required; the twin runs PySpark batches only (got {which or 'no batch config'})",
+                "batch.pyspark_batch.main_python_file_uri is required; the twin runs PySpark batches only "
+                f"(got {which or 'no batch config'})",
             )
         validate.runtime(b.runtime_config.version)
         validate.execution(b, self.project)
@@ -254,7 +255,10 @@ class DataprocTwin:
         record = self.by_operation(name, context)
         with self.lock:
             if record.batch.state in FINISHED:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"Cannot cancel batch {record.batch.name} in state {record.batch.state.name}")
+                context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"Cannot cancel batch {record.batch.name} in state {record.batch.state.name}",
+                )
             if record.batch.state == State.CANCELLING:
                 return empty_pb2.Empty()
             record.cancel_requested = True
@@ -302,9 +306,14 @@ class DataprocTwin:
             return dataproc_v1.Batch(record.batch)
 
     def list(self, request: dataproc_v1.ListBatchesRequest, context) -> dataproc_v1.ListBatchesResponse:
-        project, region = validate.PARENT.match(request.parent).groups() if validate.PARENT.match(request.parent) else (None, None)
+        project, region = (
+            validate.PARENT.match(request.parent).groups() if validate.PARENT.match(request.parent) else (None, None)
+        )
         if project is None:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"parent {request.parent!r} is not of the form projects/PROJECT/locations/REGION")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"parent {request.parent!r} is not of the form projects/PROJECT/locations/REGION",
+            )
         prefix = f"projects/{project}/locations/{region}/batches/"
         with self.lock:
             batches = [dataproc_v1.Batch(r.batch) for n, r in self.records.items() if n.startswith(prefix)]
@@ -361,7 +370,9 @@ def serve(twin: DataprocTwin, port: int = 0, interceptors=()) -> tuple[grpc.Serv
         return grpc.unary_unary_rpc_method_handler(
             method,
             request_deserializer=request_type.deserialize,
-            response_serializer=(response_type.serialize if hasattr(response_type, "serialize") else response_type.SerializeToString),
+            response_serializer=(
+                response_type.serialize if hasattr(response_type, "serialize") else response_type.SerializeToString
+            ),
         )
 
     server.add_generic_rpc_handlers(
