@@ -42,7 +42,9 @@ def serve(state_dir: Path, port: int) -> int:
     from local.dataproc.server import serve as start_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    twin = DataprocTwin(state_dir, Project.load(state_dir), twin_spark(state_dir))
+    from local.dataproc.runner import SparkSubmit
+
+    twin = DataprocTwin(state_dir, Project.load(state_dir), SparkSubmit(twin_spark(state_dir)))
     server, port = start_server(twin, port)
     Running(f"127.0.0.1:{port}", os.getpid(), str(Path(state_dir) / "logs" / "dataproc-twin.log")).save(state_dir)
     logging.info("Dataproc twin for %s listening on 127.0.0.1:%d", state_dir, port)

@@ -46,6 +46,26 @@ class TwinSpark:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
+class SparkSubmit:
+    """How the twin runs a batch (what DataprocTwin calls): the files from the Cloud Storage
+    emulator, one spark-submit process, the driver output copied back into Cloud Storage."""
+
+    def __init__(self, twin: TwinSpark) -> None:
+        self.twin = twin
+
+    def exists(self, uri: str) -> bool:
+        return gcs.stat(self.twin.gcs_endpoint, uri) is not None
+
+    def stage(self, batch, work: Path) -> dict[str, list[Path]]:
+        return stage(self.twin, batch, work)
+
+    def start(self, batch, staged: dict[str, list[Path]], output: Path) -> subprocess.Popen:
+        return start(self.twin, batch, staged, output)
+
+    def publish(self, uri: str, data: bytes) -> None:
+        gcs.upload(self.twin.gcs_endpoint, uri, data, "text/plain")
+
+
 def batch_dir(state_dir: Path, batch_id: str) -> Path:
     return Path(state_dir) / BATCHES_DIR / batch_id
 
