@@ -27,7 +27,9 @@ def _twin_address() -> str:
     address = os.environ.get(ENV, "")
     host, _, port = address.rpartition(":")
     if host != "127.0.0.1" or not port.isdigit():
-        raise RuntimeError(f"{ENV}={address!r} is not the Dataproc twin's address; expected 127.0.0.1:<port> (local.dataproc.address)")
+        raise RuntimeError(
+            f"{ENV}={address!r} is not the Dataproc twin's address; expected 127.0.0.1:<port> (local.dataproc.address)"
+        )
     return address
 
 

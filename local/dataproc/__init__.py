@@ -64,7 +64,9 @@ def address(state_dir: Path) -> str:
     """The running server's host:port; DataprocTwinError if none runs for the folder."""
     path = Running.path(state_dir)
     if not path.exists():
-        raise DataprocTwinError(f"no Dataproc twin runs for {state_dir}: {path} does not exist (start it: python -m local.dataproc serve {state_dir})")
+        raise DataprocTwinError(
+            f"no Dataproc twin runs for {state_dir}: {path} does not exist (start it: python -m local.dataproc serve {state_dir})"
+        )
     return json.loads(path.read_text())["address"]
 
 
@@ -96,7 +98,9 @@ def start(state_dir: Path, python: Path | None = None) -> Running:
     and returns once it accepts connections. Its log: STATE_DIR/logs/dataproc-twin.log."""
     state_dir = Path(state_dir).resolve()
     if python is None:
-        out = subprocess.run(["bash", str(REPO / "scripts" / "python-env.sh"), "twin"], check=True, stdout=subprocess.PIPE, text=True)
+        out = subprocess.run(
+            ["bash", str(REPO / "scripts" / "python-env.sh"), "twin"], check=True, stdout=subprocess.PIPE, text=True
+        )
         python = Path(out.stdout.strip().splitlines()[-1]) / "bin" / "python"
     Running.path(state_dir).unlink(missing_ok=True)
     log = state_dir / "logs" / "dataproc-twin.log"

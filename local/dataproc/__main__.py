@@ -42,7 +42,9 @@ def serve(state_dir: Path, port: int) -> int:
     from local.dataproc.server import serve as start_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    twin = DataprocTwin(state_dir, Project.load(state_dir), twin_spark(state_dir))
+    from local.dataproc.runner import SparkSubmit
+
+    twin = DataprocTwin(state_dir, Project.load(state_dir), SparkSubmit(twin_spark(state_dir)))
     server, port = start_server(twin, port)
     Running(f"127.0.0.1:{port}", os.getpid(), str(Path(state_dir) / "logs" / "dataproc-twin.log")).save(state_dir)
     logging.info("Dataproc twin for %s listening on 127.0.0.1:%d", state_dir, port)
@@ -56,7 +58,9 @@ def serve(state_dir: Path, port: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m local.dataproc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m local.dataproc", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="run the Dataproc twin's server for a deployed twin")
     s.add_argument("state_dir", type=Path)

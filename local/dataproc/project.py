@@ -34,7 +34,9 @@ class Project:
     def load(cls, state_dir: Path) -> Project:
         path = cls.path(state_dir)
         if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist: deploy the stack into the twin first (python -m local.twin deploy {state_dir})")
+            raise FileNotFoundError(
+                f"{path} does not exist: deploy the stack into the twin first (python -m local.twin deploy {state_dir})"
+            )
         return cls(**json.loads(path.read_text()))
 
     def save(self, state_dir: Path) -> None:
@@ -66,7 +68,10 @@ def from_stack(stack: dict, cpus_quota: int = DEFAULT_CPUS_QUOTA) -> Project:
         project=project,
         region=region,
         subnetworks=[f"projects/{s.get('project', project)}/regions/{s['region']}/subnetworks/{s['name']}" for s in subnets],
-        service_accounts=[f"{a['account_id']}@{a.get('project', project)}.iam.gserviceaccount.com" for a in res.get("google_service_account", {}).values()],
+        service_accounts=[
+            f"{a['account_id']}@{a.get('project', project)}.iam.gserviceaccount.com"
+            for a in res.get("google_service_account", {}).values()
+        ],
         history_clusters=clusters,
         cpus_quota=cpus_quota,
     )

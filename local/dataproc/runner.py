@@ -46,6 +46,26 @@ class TwinSpark:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
+class SparkSubmit:
+    """How the twin runs a batch (what DataprocTwin calls): the files from the Cloud Storage
+    emulator, one spark-submit process, the driver output copied back into Cloud Storage."""
+
+    def __init__(self, twin: TwinSpark) -> None:
+        self.twin = twin
+
+    def exists(self, uri: str) -> bool:
+        return gcs.stat(self.twin.gcs_endpoint, uri) is not None
+
+    def stage(self, batch, work: Path) -> dict[str, list[Path]]:
+        return stage(self.twin, batch, work)
+
+    def start(self, batch, staged: dict[str, list[Path]], output: Path) -> subprocess.Popen:
+        return start(self.twin, batch, staged, output)
+
+    def publish(self, uri: str, data: bytes) -> None:
+        gcs.upload(self.twin.gcs_endpoint, uri, data, "text/plain")
+
+
 def batch_dir(state_dir: Path, batch_id: str) -> Path:
     return Path(state_dir) / BATCHES_DIR / batch_id
 
@@ -126,16 +146,25 @@ def stop(proc: subprocess.Popen, grace_s: float = 15) -> None:
             continue
 
 
-_CAUSE = re.compile(r"^(ERROR: .+|[A-Za-z_.]*(?:Error|Exception): .+)$")
+_CAUSE = re.compile(r"^(ERROR: .+|[\w.]*(?:Error|Exception): .+)$")
 
 
 def failure_cause(output: Path) -> str:
     """The line of the driver output that says why the job failed: the job's own `ERROR: ...`
-    (pyspark/lab_job.run_main) or the last exception line of a traceback."""
+    (s8s_churn's run_main), else the last exception line of a traceback; for a Py4JJavaError the
+    Java exception on the line after it (": org.apache...Exception: ...") is what says why."""
     try:
-        lines = output.read_text(errors="replace").splitlines()
+        lines = [line.strip() for line in output.read_text(errors="replace").splitlines()]
     except OSError:
         return "no driver output"
-    causes = [line.strip() for line in lines if _CAUSE.match(line.strip())]
-    jobs = [c for c in causes if c.startswith("ERROR: ")]
-    return (jobs or causes or [lines[-1] if lines else "no driver output"])[-1][:1500]
+    jobs = [line for line in lines if line.startswith("ERROR: ")]
+    if jobs:
+        return jobs[-1][:1500]
+    found = [i for i, line in enumerate(lines) if _CAUSE.match(line)]
+    if not found:
+        return (lines[-1] if lines else "no driver output")[:1500]
+    i = found[-1]
+    cause = lines[i]
+    if "Py4JJavaError" in cause and i + 1 < len(lines) and lines[i + 1].startswith(": "):
+        cause = lines[i + 1][2:]
+    return cause[:1500]

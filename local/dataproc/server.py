@@ -63,8 +63,11 @@ class Record:
 class DataprocTwin:
     """The batches of one twin project, and the threads that run them."""
 
-    def __init__(self, state_dir: Path, project: Project, spark: runner.TwinSpark) -> None:
-        self.state_dir, self.project, self.spark = Path(state_dir), project, spark
+    def __init__(self, state_dir: Path, project: Project, executor: runner.SparkSubmit) -> None:
+        """`executor` runs the batches: runner.SparkSubmit, or a stand-in with its four methods
+        (exists, stage, start, publish) where a test needs no Spark."""
+        self.state_dir, self.project, self.executor = Path(state_dir), project, executor
+        self.stop_grace_s = 15.0  # SIGTERM to SIGKILL when a batch is cancelled
         self.lock = threading.RLock()
         self.records: dict[str, Record] = {}
         self._load()
@@ -160,7 +163,8 @@ class DataprocTwin:
             which = b._pb.WhichOneof("batch_config")
             raise validate.Refusal(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"batch.pyspark_batch.main_python_file_uri is required; the twin runs PySpark batches only (got {which or 'no batch config'})",
+                "batch.pyspark_batch.main_python_file_uri is required; the twin runs PySpark batches only "
+                f"(got {which or 'no batch config'})",
             )
         validate.runtime(b.runtime_config.version)
         validate.execution(b, self.project)
@@ -189,10 +193,10 @@ class DataprocTwin:
         """The service checks the main file at creation; the twin refuses a missing one with
         INVALID_ARGUMENT naming the field (its choice of code: Google's is not documented)."""
         try:
-            found = gcs.stat(self.spark.gcs_endpoint, uri)
+            found = self.executor.exists(uri)
         except gcs.GcsError as e:
             raise validate.Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"batch.pyspark_batch.main_python_file_uri: {e}") from e
-        if found is None:
+        if not found:
             raise validate.Refusal(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"batch.pyspark_batch.main_python_file_uri {uri!r} does not exist: no such object in Cloud Storage",
@@ -204,14 +208,14 @@ class DataprocTwin:
         b = record.batch
         output = record.folder / "driveroutput"
         try:
-            staged = runner.stage(self.spark, b, record.folder / "work")
+            staged = self.executor.stage(b, record.folder / "work")
         except gcs.GcsError as e:
             return self._move(record, State.FAILED, f"Failed to fetch the batch's files: {e}")
         with self.lock:
             if record.cancel_requested:
                 return self._cancelled(record)
             b.runtime_info.output_uri = self._output_uri(b) or output.resolve().as_uri()
-            record.proc = runner.start(self.spark, b, staged, output)
+            record.proc = self.executor.start(b, staged, output)
             self._move(record, State.RUNNING)
         code = record.proc.wait()
         self._publish_output(b, output)
@@ -244,7 +248,7 @@ class DataprocTwin:
         uri = b.runtime_info.output_uri
         if uri.startswith("gs://") and output.exists():
             try:
-                gcs.upload(self.spark.gcs_endpoint, uri + ".000000000", output.read_bytes(), "text/plain")
+                self.executor.publish(uri + ".000000000", output.read_bytes())
             except gcs.GcsError as e:
                 log.warning("driver output of %s not copied to %s: %s", b.name, uri, e)
 
@@ -254,14 +258,17 @@ class DataprocTwin:
         record = self.by_operation(name, context)
         with self.lock:
             if record.batch.state in FINISHED:
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"Cannot cancel batch {record.batch.name} in state {record.batch.state.name}")
+                context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"Cannot cancel batch {record.batch.name} in state {record.batch.state.name}",
+                )
             if record.batch.state == State.CANCELLING:
                 return empty_pb2.Empty()
             record.cancel_requested = True
             self._move(record, State.CANCELLING)
             proc = record.proc
         if proc is not None:
-            threading.Thread(target=runner.stop, args=(proc,), daemon=True).start()
+            threading.Thread(target=runner.stop, args=(proc, self.stop_grace_s), daemon=True).start()
         return empty_pb2.Empty()
 
     def shutdown(self) -> None:
@@ -302,9 +309,14 @@ class DataprocTwin:
             return dataproc_v1.Batch(record.batch)
 
     def list(self, request: dataproc_v1.ListBatchesRequest, context) -> dataproc_v1.ListBatchesResponse:
-        project, region = validate.PARENT.match(request.parent).groups() if validate.PARENT.match(request.parent) else (None, None)
+        project, region = (
+            validate.PARENT.match(request.parent).groups() if validate.PARENT.match(request.parent) else (None, None)
+        )
         if project is None:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"parent {request.parent!r} is not of the form projects/PROJECT/locations/REGION")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"parent {request.parent!r} is not of the form projects/PROJECT/locations/REGION",
+            )
         prefix = f"projects/{project}/locations/{region}/batches/"
         with self.lock:
             batches = [dataproc_v1.Batch(r.batch) for n, r in self.records.items() if n.startswith(prefix)]
@@ -361,7 +373,9 @@ def serve(twin: DataprocTwin, port: int = 0, interceptors=()) -> tuple[grpc.Serv
         return grpc.unary_unary_rpc_method_handler(
             method,
             request_deserializer=request_type.deserialize,
-            response_serializer=(response_type.serialize if hasattr(response_type, "serialize") else response_type.SerializeToString),
+            response_serializer=(
+                response_type.serialize if hasattr(response_type, "serialize") else response_type.SerializeToString
+            ),
         )
 
     server.add_generic_rpc_handlers(

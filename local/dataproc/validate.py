@@ -31,9 +31,15 @@ def parent(value: str, project: Project) -> tuple[str, str]:
         raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"parent {value!r} is not of the form projects/PROJECT/locations/REGION")
     if m.group(1) != project.project:
         # Another project is one the caller has no access to, as far as the twin knows.
-        raise Refusal(grpc.StatusCode.PERMISSION_DENIED, f"Permission 'dataproc.batches.create' denied on project {m.group(1)!r} (the twin's project is {project.project!r})")
+        raise Refusal(
+            grpc.StatusCode.PERMISSION_DENIED,
+            f"Permission 'dataproc.batches.create' denied on project {m.group(1)!r} (the twin's project is {project.project!r})",
+        )
     if m.group(2) != project.region:
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"parent {value!r}: region {m.group(2)!r} has no lab resources; the stack deploys to {project.region!r}")
+        raise Refusal(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"parent {value!r}: region {m.group(2)!r} has no lab resources; the stack deploys to {project.region!r}",
+        )
     return m.group(1), m.group(2)
 
 
@@ -41,7 +47,8 @@ def batch_id(value: str) -> None:
     if not BATCH_ID.match(value):
         raise Refusal(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"batch_id {value!r} is not valid: it must be 4-63 characters of lowercase letters, digits and '-' (got {len(value)} characters)",
+            f"batch_id {value!r} is not valid: it must be 4-63 characters of lowercase letters, digits and '-' "
+            f"(got {len(value)} characters)",
         )
 
 
@@ -50,13 +57,15 @@ def runtime(version: str) -> runtimes.Runtime:
     if found is None:
         raise Refusal(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"runtime_config.version {version!r} is not a runtime Dataproc Serverless creates batches with; expected one of {runtimes.creatable()}",
+            f"runtime_config.version {version!r} is not a runtime Dataproc Serverless creates batches with; "
+            f"expected one of {runtimes.creatable()}",
         )
     if not found.runs_here:
         # Google would run it; the twin has only Spark 3.5.3. The twin's own limit, said as such.
         raise Refusal(
             grpc.StatusCode.FAILED_PRECONDITION,
-            f"runtime_config.version {version!r} (Spark {found.spark}) cannot run in the twin, which runs Spark 3.5 runtimes only (2.3, 2.2)",
+            f"runtime_config.version {version!r} (Spark {found.spark}) cannot run in the twin, "
+            "which runs Spark 3.5 runtimes only (2.3, 2.2)",
         )
     return found
 
@@ -68,26 +77,37 @@ def execution(batch, project: Project) -> None:
     ex = batch.environment_config.execution_config
     subnet = ex.subnetwork_uri
     if subnet:
-        full = subnet if subnet.startswith("projects/") else f"projects/{project.project}/regions/{project.region}/subnetworks/{subnet}"
+        full = (
+            subnet
+            if subnet.startswith("projects/")
+            else f"projects/{project.project}/regions/{project.region}/subnetworks/{subnet}"
+        )
         full = full.removeprefix("https://www.googleapis.com/compute/v1/")
         if full not in project.subnetworks:
             raise Refusal(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"environment_config.execution_config.subnetwork_uri {subnet!r} does not exist in project {project.project!r}; its subnetworks: {', '.join(project.subnetworks)}",
+                f"environment_config.execution_config.subnetwork_uri {subnet!r} does not exist in project "
+                f"{project.project!r}; its subnetworks: {', '.join(project.subnetworks)}",
             )
     if ex.network_uri:
-        raise Refusal(grpc.StatusCode.INVALID_ARGUMENT, "environment_config.execution_config.network_uri: the twin's project has only the stack's subnet; name it in subnetwork_uri")
+        raise Refusal(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "environment_config.execution_config.network_uri: the twin's project has only the stack's subnet; "
+            "name it in subnetwork_uri",
+        )
     account = ex.service_account
     if account and account not in project.service_accounts:
         raise Refusal(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"environment_config.execution_config.service_account {account!r} does not exist in project {project.project!r}; its accounts: {', '.join(project.service_accounts)}",
+            f"environment_config.execution_config.service_account {account!r} does not exist in project "
+            f"{project.project!r}; its accounts: {', '.join(project.service_accounts)}",
         )
     cluster = batch.environment_config.peripherals_config.spark_history_server_config.dataproc_cluster
     if cluster and cluster not in project.history_clusters:
         raise Refusal(
             grpc.StatusCode.INVALID_ARGUMENT,
-            f"environment_config.peripherals_config.spark_history_server_config.dataproc_cluster {cluster!r} does not exist; the project's history server: {', '.join(project.history_clusters) or 'none'}",
+            f"environment_config.peripherals_config.spark_history_server_config.dataproc_cluster {cluster!r} "
+            f"does not exist; the project's history server: {', '.join(project.history_clusters) or 'none'}",
         )
 
 
@@ -105,6 +125,7 @@ def cpus(properties: dict[str, str], project: Project, in_use: int) -> dict:
         raise Refusal(
             grpc.StatusCode.INVALID_ARGUMENT,
             f"Insufficient 'CPUS' quota. Requested {float(need['vcpus'])}, available {float(available)} "
-            f"(runtime_config.properties: {need['vcpus']} vCPUs; region {project.region} limit {project.cpus_quota}, {in_use} in use)",
+            f"(runtime_config.properties: {need['vcpus']} vCPUs; region {project.region} "
+            f"limit {project.cpus_quota}, {in_use} in use)",
         )
     return need

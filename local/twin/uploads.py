@@ -59,7 +59,9 @@ def object_bytes(obj: dict, workdir: Path) -> bytes:
     if "source" in obj:
         path = Path(workdir) / obj["source"]
         if not path.is_file():
-            raise FileNotFoundError(f"google_storage_bucket_object {obj['name']!r}: source {obj['source']!r} is not in {workdir} (synthesize again)")
+            raise FileNotFoundError(
+                f"google_storage_bucket_object {obj['name']!r}: source {obj['source']!r} is not in {workdir} (synthesize again)"
+            )
         return path.read_bytes()
     if "content" in obj:
         return obj["content"].encode()
@@ -70,7 +72,9 @@ def deploy_objects(state_dir: Path, endpoint: str, stack: dict) -> list[Deployed
     """Writes the stack's objects (references resolved) into the emulator; what each became."""
     workdir = Path(stack["workdir"])
     done, wanted = [], set()
-    for obj in sorted(stack["resources"].get("google_storage_bucket_object", {}).values(), key=lambda o: (o["bucket"], o["name"])):
+    for obj in sorted(
+        stack["resources"].get("google_storage_bucket_object", {}).values(), key=lambda o: (o["bucket"], o["name"])
+    ):
         uri = f"gs://{obj['bucket']}/{obj['name']}"
         wanted.add(uri)
         data = object_bytes(obj, workdir)

@@ -77,10 +77,17 @@ def lab_batch(variables):
 
     def make(main: str, args: list[str], properties: dict | None = None, **execution) -> dataproc_v1.Batch:
         v = variables
-        exec_config = {"service_account": v["umsa_fqn"], "subnetwork_uri": v["subnet"], "staging_bucket": v["spark_bucket"]} | execution
+        exec_config = {
+            "service_account": v["umsa_fqn"],
+            "subnetwork_uri": v["subnet"],
+            "staging_bucket": v["spark_bucket"],
+        } | execution
         return dataproc_v1.Batch(
             pyspark_batch={"main_python_file_uri": main, "args": args},
-            runtime_config={"version": v["spark_runtime_version"], "properties": BATCH_SIZE if properties is None else properties},
+            runtime_config={
+                "version": v["spark_runtime_version"],
+                "properties": BATCH_SIZE if properties is None else properties,
+            },
             environment_config={
                 "execution_config": exec_config,
                 "peripherals_config": {
@@ -91,6 +98,25 @@ def lab_batch(variables):
             },
             labels={"airflow-dag-id": "twin-suite", "lab": "s8s"},
         )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def lab_job(lab_batch, root, variables):
+    """A batch of one of the lab's jobs as the DAGs send it: the entry point, and as
+    python_file_uris and file_uris every module and data file the deploy uploaded beside it."""
+    from local.twin import uploads
+
+    code = f"gs://{variables['code_bucket']}/pyspark/"
+    uploaded = [d.uri for d in uploads.recorded(root) if d.uri.startswith(code)]
+    entry_points = {code + "batch_scoring.py", code + "model_training.py"}
+
+    def make(main_name: str, args: list[str]):
+        batch = lab_batch(code + main_name, args)
+        batch.pyspark_batch.python_file_uris.extend(sorted(u for u in uploaded if u.endswith(".py") and u not in entry_points))
+        batch.pyspark_batch.file_uris.extend(sorted(u for u in uploaded if u.endswith(".json")))
+        return batch
 
     return make
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from conftest import REPO
 
 
@@ -70,7 +71,11 @@ def test_the_dataproc_twins_project_is_the_stacks(root, stack):
 
     project = Project.load(root)
     res = stack["resources"]
-    assert project.subnetworks == [f"projects/twin-project/regions/us-central1/subnetworks/{s['name']}" for s in res["google_compute_subnetwork"].values()]
-    assert sorted(project.service_accounts) == sorted(f"{a['account_id']}@twin-project.iam.gserviceaccount.com" for a in res["google_service_account"].values())
+    assert project.subnetworks == [
+        f"projects/twin-project/regions/us-central1/subnetworks/{s['name']}" for s in res["google_compute_subnetwork"].values()
+    ]
+    assert sorted(project.service_accounts) == sorted(
+        f"{a['account_id']}@twin-project.iam.gserviceaccount.com" for a in res["google_service_account"].values()
+    )
     env = json.loads((root / "composer" / "environment.json").read_text())["software_config"]["env_variables"]
     assert env["AIRFLOW_VAR_UMSA_FQN"] in project.service_accounts and env["AIRFLOW_VAR_SUBNET"] in project.subnetworks

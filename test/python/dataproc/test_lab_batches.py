@@ -10,8 +10,9 @@ import sys
 from datetime import datetime, timezone
 
 import pytest
-from conftest import REPO, wait
 from google.cloud import dataproc_v1
+
+from conftest import REPO, wait
 
 State = dataproc_v1.Batch.State
 MODEL_VERSION = "v-dataproc-twin"
@@ -19,37 +20,22 @@ PIPELINE_ID = "dataproc-twin-run"
 MARKER = "TWIN-MARKER: this line was added to the uploaded batch_scoring.py"
 
 
-def job_files(state, variables, main_name: str) -> tuple[list[str], list[str]]:
-    """python_file_uris and file_uris as the DAGs send them: every module and data file the stack
-    uploaded next to the entry points (the entry points themselves excepted)."""
-    from local.twin import uploads
-
-    code = f"gs://{variables['code_bucket']}/pyspark/"
-    uploaded = [u for u in (d.uri for d in uploads.recorded(state.root)) if u.startswith(code)]
-    entry = {code + "batch_scoring.py", code + "model_training.py"}
-    return sorted(u for u in uploaded if u.endswith(".py") and u not in entry), sorted(u for u in uploaded if u.endswith(".json"))
-
-
-def lab_job(lab_batch, state, variables, main_name: str, args: list[str]):
-    batch = lab_batch(f"gs://{variables['code_bucket']}/pyspark/{main_name}", args)
-    py, files = job_files(state, variables, main_name)
-    batch.pyspark_batch.python_file_uris.extend(py)
-    batch.pyspark_batch.file_uris.extend(files)
-    return batch
-
-
 @pytest.fixture(scope="module")
-def trained(client, parent, lab_batch, state, variables):
+def trained(client, parent, lab_job, variables):
     v = variables
-    args = [f"--input=gs://{v['data_bucket']}/data/training.csv", f"--models-root=gs://{v['model_bucket']}/churn-model", f"--model-version={MODEL_VERSION}"]
-    op = client.create_batch(parent=parent, batch_id="s8s-train-twin-a1", batch=lab_job(lab_batch, state, v, "model_training.py", args))
+    args = [
+        f"--input=gs://{v['data_bucket']}/data/training.csv",
+        f"--models-root=gs://{v['model_bucket']}/churn-model",
+        f"--model-version={MODEL_VERSION}",
+    ]
+    op = client.create_batch(parent=parent, batch_id="s8s-train-twin-a1", batch=lab_job("model_training.py", args))
     batch = wait(client, op.metadata.batch)
     assert batch.state == State.SUCCEEDED, batch.state_message
     return batch
 
 
 @pytest.fixture(scope="module")
-def scored(client, parent, lab_batch, state, variables, trained):
+def scored(client, parent, lab_job, state, variables, trained):
     from local.twin import gcs
 
     v = variables
@@ -70,7 +56,7 @@ def scored(client, parent, lab_batch, state, variables, trained):
         f"--execution-ts={datetime(2026, 12, 5, 9, 0, tzinfo=timezone.utc).isoformat()}",
         "--batch-id=s8s-score-twin-a1",
     ]
-    op = client.create_batch(parent=parent, batch_id="s8s-score-twin-a1", batch=lab_job(lab_batch, state, v, "batch_scoring.py", args))
+    op = client.create_batch(parent=parent, batch_id="s8s-score-twin-a1", batch=lab_job("batch_scoring.py", args))
     return op, op.result(timeout=1200)
 
 

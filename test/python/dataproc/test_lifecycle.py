@@ -9,9 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wait
 from google.api_core import exceptions
 from google.cloud import dataproc_v1
+
+from conftest import wait
 
 State = dataproc_v1.Batch.State
 
@@ -61,7 +62,9 @@ def test_driver_output_is_where_output_uri_says(succeeded, state, variables):
 
     _, _, _, batch = succeeded
     uri = batch.runtime_info.output_uri
-    prefix = f"gs://{variables['spark_bucket']}/google-cloud-dataproc-metainfo/{batch.uuid}/jobs/srvls-batch-{batch.uuid}/driveroutput"
+    prefix = (
+        f"gs://{variables['spark_bucket']}/google-cloud-dataproc-metainfo/{batch.uuid}/jobs/srvls-batch-{batch.uuid}/driveroutput"
+    )
     assert uri == prefix
     text = gcs.read(state.gcs_endpoint, uri + ".000000000").decode()
     assert "HELLO --greeting=twin two words" in text  # the batch's args, as sent
@@ -83,13 +86,11 @@ def test_get_operation_reports_the_finished_batch(client, succeeded):
     assert dataproc_v1.Batch.deserialize(got.response.value).name == batch.name
 
 
-def test_a_job_reading_a_missing_input_fails_with_its_cause(client, parent, lab_batch, variables):
+def test_a_job_reading_a_missing_input_fails_with_its_cause(client, parent, lab_job, variables):
     """The lab's training job, uploaded by the deploy, pointed at an input that does not exist."""
     missing = f"gs://{variables['data_bucket']}/data/no-such-input.csv"
     args = [f"--input={missing}", f"--models-root=gs://{variables['model_bucket']}/churn-model", "--model-version=v-never"]
-    op = client.create_batch(
-        parent=parent, batch_id="s8s-bad-input", batch=lab_batch(f"gs://{variables['code_bucket']}/pyspark/model_training.py", args)
-    )
+    op = client.create_batch(parent=parent, batch_id="s8s-bad-input", batch=lab_job("model_training.py", args))
     batch = wait(client, op.metadata.batch)
     assert batch.state == State.FAILED, batch.state_message
     assert batch.state_message.startswith("Job failed with message [")
