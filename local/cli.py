@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from local import sample_data, twin
-from local.dataproc.batch import twin_spark
+from local.connector.jars import ensure_jars, spark_conf
 from local.twin import sql as twin_sql
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -32,6 +32,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 DATASET = "customer_churn_ds"
 MODELS_PREFIX = "churn-model"  # lib/contract.ts MODEL_METADATA_PATTERN
+
+
+def twin_spark(state: twin.TwinState) -> SparkSession:
+    """The session the jobs get from get_spark, with gs:// sent to the Cloud Storage emulator (the
+    direct run, without Airflow; batches run in the Dataproc twin, local/dataproc)."""
+    builder = SparkSession.builder
+    for key, value in spark_conf(state, ensure_jars()).items():
+        builder = builder.config(key, value)
+    builder.getOrCreate()
+    return get_spark("s8s-local-lab")
 
 
 def check_counts(pid: str, run: dict, scored: int, rejected: int) -> None:

@@ -28,7 +28,8 @@ def synthesized_stack(root: Path) -> dict:
     if not ts_node.exists():
         raise TwinError(f"{ts_node} is missing: run `npm ci` first (the twin reads the synthesized stack)")
     out = subprocess.run(
-        [str(ts_node), "--transpile-only", str(REPO / "local" / "twin" / "stack.ts"), PROJECT, str(Path(root).resolve() / "cdktf.out")],
+        [str(ts_node), "--transpile-only", str(REPO / "local" / "twin" / "stack.ts"), PROJECT,
+         str(Path(root).resolve() / "cdktf.out")],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "CHECKPOINT_DISABLE": "1"},
     )  # fmt: skip
     if out.returncode != 0:
