@@ -62,12 +62,13 @@ def start(state_dir: Path, airflow_port: int | None = None, history_port: int | 
     t0 = time.monotonic()
     try:
         if (state_dir / "twin.json").exists():
-            twin.TwinState.load(state_dir)  # a twin this folder runs (reused)
+            twin.TwinState.load(state_dir)  # a twin this folder runs: reused, the stack deployed again
+            done = deploy.deploy(state_dir)  # (an unchanged object is not uploaded again)
+            log(f"deployed the stack into the running twin: {len(done['objects'])} objects")
         else:
-            twin.up(state_dir)
+            twin.up(state_dir)  # starts the emulators and deploys the stack into them
+            log(f"cloud twin up and the stack deployed into it ({state_dir})")
         timings["twin"] = time.monotonic() - t0
-        done = deploy.deploy(state_dir)
-        log(f"deployed the stack into the twin: {len(done['objects'])} objects")
         if not _dataproc_running(state_dir):
             dataproc.start(state_dir)
         log(f"Dataproc twin: {dataproc.address(state_dir)}")

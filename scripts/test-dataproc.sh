@@ -8,6 +8,6 @@ here="$(cd "$(dirname "$0")" && pwd)"
 cd "$(dirname "$here")"
 spark="$("$here/python-env.sh" spark)"
 twin="$("$here/python-env.sh" twin)"
-"$spark/bin/python" "$here/twin.py" jars >/dev/null
+"$spark/bin/python" -m local.twin jars >/dev/null
 # bqemulator registers a pytest plugin that needs testcontainers (Docker): not used here.
 "$twin/bin/python" -m pytest -p no:cacheprovider -p no:bqemulator -q test/python/dataproc

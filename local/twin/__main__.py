@@ -1,6 +1,6 @@
 """python -m local.twin deploy STATE_DIR   deploy the synthesized stack into the twin, starting its
                                          emulators first if they do not run (local/twin/deploy.py)
-python -m local.twin up|down|jars [STATE_DIR]   the emulators alone (local/twin/emulators.py)
+python -m local.twin up|down|jars [STATE_DIR]   start (and deploy) or stop the emulators (local/twin/emulators.py)
 
 Run from the repository root with any Python 3.11+: the emulators run in the twin environment,
 which scripts/python-env.sh creates on first use."""

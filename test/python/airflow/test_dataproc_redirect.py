@@ -82,7 +82,7 @@ def twin_server(tmp_path):
     """The Dataproc twin's server in this process, for a project like the stack's; no batch runs
     here (the requests below are answered before a batch would start)."""
     from local.dataproc.project import Project
-    from local.dataproc.runner import TwinSpark
+    from local.dataproc.runner import SparkSubmit, TwinSpark
     from local.dataproc.server import DataprocTwin, serve
 
     project = Project(
@@ -92,7 +92,7 @@ def twin_server(tmp_path):
         service_accounts=["s8s-spark-sa@twin-project.iam.gserviceaccount.com"],
     )
     spark = TwinSpark(tmp_path / "none", tmp_path / "none", "http://127.0.0.1:9", {}, {}, tmp_path)
-    server, port = serve(DataprocTwin(tmp_path, project, spark))
+    server, port = serve(DataprocTwin(tmp_path, project, SparkSubmit(spark)))
     yield f"127.0.0.1:{port}"
     server.stop(grace=None)
 

@@ -103,19 +103,33 @@ def lab_batch(variables):
 
 
 @pytest.fixture(scope="session")
-def lab_job(lab_batch, root, variables):
-    """A batch of one of the lab's jobs as the DAGs send it: the entry point, and as
-    python_file_uris and file_uris every module and data file the deploy uploaded beside it."""
-    from local.twin import uploads
+def job_package(state, root, variables) -> str:
+    """The jobs' package as a batch can import it: python_file_uris are handed to Spark's
+    --py-files, which puts each .py file flat on the driver's path, so a package travels as a zip
+    (https://cloud.google.com/dataproc-serverless/docs/reference/rpc/google.cloud.dataproc.v1#pysparkbatch:
+    ".py, .egg, and .zip"). Built from the package files the deploy uploaded, never the repository's."""
+    import io
+    import zipfile
 
-    code = f"gs://{variables['code_bucket']}/pyspark/"
-    uploaded = [d.uri for d in uploads.recorded(root) if d.uri.startswith(code)]
-    entry_points = {code + "batch_scoring.py", code + "model_training.py"}
+    from local.twin import gcs, uploads
+
+    prefix = f"gs://{variables['code_bucket']}/pyspark/"
+    members = [d.uri for d in uploads.recorded(root) if d.uri.startswith(prefix + "s8s_churn/")]
+    assert members, f"the deploy uploaded no package under {prefix}s8s_churn/"
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as z:
+        for uri in sorted(members):
+            z.writestr(uri.removeprefix(prefix), gcs.read(state.gcs_endpoint, uri))
+    return _upload(state, f"gs://{variables['code_bucket']}/tests/s8s_churn.zip", data.getvalue())
+
+
+@pytest.fixture(scope="session")
+def lab_job(lab_batch, variables, job_package):
+    """A batch of one of the lab's jobs: the entry point the deploy uploaded, its package."""
 
     def make(main_name: str, args: list[str]):
-        batch = lab_batch(code + main_name, args)
-        batch.pyspark_batch.python_file_uris.extend(sorted(u for u in uploaded if u.endswith(".py") and u not in entry_points))
-        batch.pyspark_batch.file_uris.extend(sorted(u for u in uploaded if u.endswith(".json")))
+        batch = lab_batch(f"gs://{variables['code_bucket']}/pyspark/{main_name}", args)
+        batch.pyspark_batch.python_file_uris.append(job_package)
         return batch
 
     return make

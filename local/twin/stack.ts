@@ -8,8 +8,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'cdktf';
-import { loadConfig } from '../lib/config';
-import { LabStack } from '../lib/stack';
+import { loadConfig } from '../../lib/config';
+import { LabStack } from '../../lib/stack';
 
 const [project, outdir] = process.argv.slice(2);
 if (!project || !outdir) {

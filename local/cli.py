@@ -1,12 +1,18 @@
-"""The lab's data path on this machine, no cloud account: generate, train, score, report.
+"""`npm run local`: module 8's walkthrough on this machine, no cloud account and no Docker.
 
-Run through `npm run local` (scripts/local-lab.sh prepares the environments). By default it runs
-through the cloud twin (scripts/twin.py): Cloud Storage and BigQuery emulators holding the buckets,
-dataset and tables the stack synthesizes. The sample data goes to the data bucket, the model to
-the models bucket, the scoring job runs with --sink bigquery, and the report is what the
-walkthrough's queries (README.md, read from the file) return from the emulated BigQuery.
+Run through `npm run local` (the Spark environment's `python -m local.cli`, from the repository root
+with the jobs' folder pyspark/ on PYTHONPATH); docs/local-lab.md.
 
-`--sink local` needs no server: Parquet tables under local-run/warehouse/, read back with Spark.
+- Default: the cloud twin with the stack deployed into it, the Dataproc twin, a Spark History Server
+  and a real Airflow 3 (local/walkthrough.py); a training run and a scoring run of the lab's DAGs
+  through Airflow's REST API; the README's seed-7.5 queries on the emulated BigQuery and the
+  reconciliation; then everything stopped. A failed run exits 2 naming the DAG, the task and the
+  batch with its state_message.
+- `--ui`: the same parts left running for a person (Ctrl-C, or `npm run local -- down`, stops them).
+- `query SQL`: SQL in the emulated BigQuery of a running lab.
+- `--direct`: the jobs called directly on local Spark, without Airflow, through the cloud twin
+  (Cloud Storage and BigQuery emulators); `--direct --sink local` needs no server (Parquet tables
+  under local-run/warehouse/, read back with Spark).
 """
 
 from __future__ import annotations
@@ -18,24 +24,30 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from local import sample_data, twin
+from local.connector.jars import ensure_jars, spark_conf
+from local.twin import sql as twin_sql
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from s8s_churn import scoring, training
+from s8s_churn.contract import PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE
+from s8s_churn.job import JobError, get_spark, run_main
+from s8s_churn.registry import read_model_versions
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "pyspark"))  # the jobs' folder, never its parent
-sys.path.insert(1, str(REPO / "scripts"))
-sys.path.append(str(REPO))  # the `local` package (last: installed pyspark and airflow win)
-
-import twin  # noqa: E402
-
-import batch_scoring  # noqa: E402
-import model_training  # noqa: E402
-import sample_data  # noqa: E402
-from lab_contract import PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE  # noqa: E402
-from lab_job import JobError, get_spark, run_main  # noqa: E402
-from lab_registry import read_model_versions  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
 
 DATASET = "customer_churn_ds"
 MODELS_PREFIX = "churn-model"  # lib/contract.ts MODEL_METADATA_PATTERN
+
+
+def twin_spark(state: twin.TwinState) -> SparkSession:
+    """The session the jobs get from get_spark, with gs:// sent to the Cloud Storage emulator (the
+    direct run, without Airflow; batches run in the Dataproc twin, local/dataproc)."""
+    builder = SparkSession.builder
+    for key, value in spark_conf(state, ensure_jars()).items():
+        builder = builder.config(key, value)
+    builder.getOrCreate()
+    return get_spark("s8s-local-lab")
 
 
 def check_counts(pid: str, run: dict, scored: int, rejected: int) -> None:
@@ -78,9 +90,7 @@ def _text(value) -> str:
 
 def report_from_bigquery(state: twin.TwinState, pid: str) -> None:
     """The walkthrough's queries, as written in README.md, run in the emulated BigQuery."""
-    import twin_sql
-
-    from lab_sinks import bigquery_client
+    from s8s_churn.sinks import bigquery_client
 
     client = bigquery_client(state.project)
     print("\n" + "=" * 78)
@@ -130,15 +140,6 @@ def report_from_parquet(spark: SparkSession, warehouse: Path, models: Path, pid:
     check_counts(pid, runs[0], written[PREDICTIONS_TABLE], written[REJECTS_TABLE])
     print(f"tables: {warehouse}/<table>/pipeline_id={pid}/")
     print("=" * 78)
-
-
-def twin_spark(state: twin.TwinState) -> SparkSession:
-    """The session the jobs get from get_spark, with gs:// sent to the Cloud Storage emulator."""
-    builder = SparkSession.builder
-    for key, value in twin.spark_conf(state, twin.ensure_jars()).items():
-        builder = builder.config(key, value)
-    builder.getOrCreate()
-    return get_spark("s8s-local-lab")
 
 
 def parse_args(argv: list[str] | None):
@@ -255,7 +256,7 @@ def direct(a) -> int:
 
     state = None
     if a.sink == "bigquery":
-        import twin_connector
+        from local.connector import bigquery as connector
 
         started = a.twin is None
         try:
@@ -263,7 +264,7 @@ def direct(a) -> int:
         except twin.TwinError as e:
             raise JobError(str(e)) from e
         os.environ.update(state.client_env())
-        twin_connector.install()
+        connector.install()
         stack = state.stack()
         buckets = {purpose: twin.bucket(stack, purpose) for purpose in ("data", "models", "spark")}
         inputs = {f: twin.upload(state, buckets["data"], f"data/{f}", data / f) for f in written}
@@ -281,14 +282,14 @@ def direct(a) -> int:
         if version is None:
             version = now.strftime("v%Y%m%dt%H%M%S")
             args = ["--input", inputs[sample_data.TRAINING_FILE], "--models-root", models_root, "--model-version", version]
-            model_training.train(spark, model_training.parse_args(args))
+            training.train(spark, training.parse_args(args))
         if state is not None:
             twin.load_model_versions(state, stack)
-        cfg = batch_scoring.parse_args(
+        cfg = scoring.parse_args(
             ["--pipeline-id", pid, "--model-version", version, "--input", inputs[sample_data.SCORING_FILE],
              "--models-root", models_root, "--batch-id", a.batch_id, *sink_args]
         )  # fmt: skip
-        summary = batch_scoring.run(spark, cfg)
+        summary = scoring.run(spark, cfg)
         print(
             "predictions    "
             + ", ".join(f"{'churn' if k == '1' else 'stay'} ({k}): {v}" for k, v in summary["predictions"].items())
