@@ -30,10 +30,12 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from local.dataproc.runner import HISTORY_DIR
+
 REPO = Path(__file__).resolve().parents[2]
-# Where the Dataproc twin writes event logs, relative to the twin's state folder (one definition:
-# local/dataproc/runner.py writes there, this server reads there).
-EVENT_LOG_DIR = Path("history") / "spark-job-history"
+# Where the Dataproc twin writes event logs, relative to the twin's state folder: the twin's own
+# definition (local/dataproc/runner.py writes there, this server reads there).
+EVENT_LOG_DIR = HISTORY_DIR
 PREFERRED_PORT = 18080  # Spark's default history UI port, used when it is free
 START_TIMEOUT_S = 90
 
