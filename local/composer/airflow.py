@@ -192,6 +192,11 @@ def airflow_env(
         # while Airflow runs shows at once, as Composer's bucket sync does within a minute or so.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+        # Importing a DAG file (the Google provider with it) took over 30 s, Airflow's limit, on two
+        # cores shared with a running batch: the task process then reports "Dag not found" and is
+        # rescheduled. A laptop gets more time; the cloud's limits are Composer's.
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "180",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         # Every process loads the Dataproc redirect through this folder's sitecustomize.py.
         "PYTHONPATH": str(REPO / "local" / "composer" / "site"),
