@@ -232,14 +232,11 @@ class TwinBatches:
         return driver_output(self.root, batch_id)
 
 
-# Known defects the Dataproc twin exposes, in the code it runs rather than in the twin:
-# - the DAGs send the jobs' package as its .py files (s8s_common.JOB_MODULES); Spark's --py-files puts
-#   each flat on the driver's path, so `from s8s_churn import ...` fails, in the twin as on Dataproc;
-# - until the real spark-bigquery connector is in the twin's jars (issue 21), the batch's BigQuery
-#   write stops at DATA_SOURCE_NOT_FOUND.
-# A batch failing for one of these marks the test xfail with the batch's own message; any other
-# failure fails it, and once both are fixed the test simply passes.
-KNOWN_DEFECTS = ("No module named 's8s_churn'", "DATA_SOURCE_NOT_FOUND")
+# A known gap of the code the batches run, not of the twin: until the real spark-bigquery connector
+# is in the twin's jars (issue 21), a batch's BigQuery write stops at DATA_SOURCE_NOT_FOUND. A batch
+# failing for it marks the test xfail with the batch's own message; any other failure fails the
+# test, and once the connector is there the test simply passes.
+KNOWN_DEFECTS = ("DATA_SOURCE_NOT_FOUND",)
 
 
 def xfail_if_known_defect(batch) -> None:
