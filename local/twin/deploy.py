@@ -93,6 +93,8 @@ def create_lab_objects(state: TwinState, stack: dict) -> None:
         }, exists_ok=True)  # fmt: skip
     for table in res["google_bigquery_table"].values():
         _call("POST", f"{bq}/datasets/{table['dataset_id']}/tables", bigquery_table_body(state.project, table), exists_ok=True)
+    # The bucket objects (DAGs, the jobs' entry points and package archive, sample data) are
+    # written by deploy() through local/twin/uploads.py, from the synthesized assets.
 
 
 def external_tables(stack: dict) -> list[dict]:

@@ -17,6 +17,7 @@ if (!project || !outdir) {
   process.exit(2);
 }
 const name = 's8s-scoring-lab';
+fs.mkdirSync(path.resolve(outdir), { recursive: true });
 const app = new App({ outdir: path.resolve(outdir) });
 new LabStack(app, name, loadConfig({ GOOGLE_CLOUD_PROJECT: project }));
 app.synth();

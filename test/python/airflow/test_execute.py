@@ -10,14 +10,12 @@ from __future__ import annotations
 import importlib
 import json
 import re
-import sys
 
 import pytest
 from google_fakes import FakeBigQuery, Recorder, ScriptedRun, State
 
 from conftest import (
     AIRFLOW_3,
-    REPO,
     SAMPLE_VARIABLES,
     TRIGGERS,
     load_dagbag,
@@ -87,9 +85,6 @@ def google(monkeypatch, tmp_path):
     from s8s_common import LabBatchOperator
 
     from airflow.providers.google.cloud.hooks.dataproc import DataprocHook
-
-    if str(REPO) not in sys.path:
-        sys.path.append(str(REPO))  # the `local` package, last: `import airflow` stays the installed one
     from local import dataproc
     from local.dataproc.project import Project
     from local.dataproc.server import DataprocTwin, serve
@@ -163,9 +158,9 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
     }
     job = batch.pyspark_batch
     assert job.main_python_file_uri == "gs://s8s-demo-proj-code/pyspark/batch_scoring.py"
-    shipped = sorted(f"s8s_churn/{p.name}" for p in (REPO / "pyspark" / "s8s_churn").glob("*.py"))
-    assert list(job.python_file_uris) == [f"gs://s8s-demo-proj-code/pyspark/{name}" for name in shipped]
-    assert list(job.file_uris) == ["gs://s8s-demo-proj-code/pyspark/s8s_churn/table_schemas.json"]
+    # The jobs' package as the one archive the stack uploads (its JSON files travel inside it).
+    assert list(job.python_file_uris) == ["gs://s8s-demo-proj-code/pyspark/s8s_churn.zip"]
+    assert list(job.file_uris) == []
     assert list(job.jar_file_uris) == []  # the runtime's own BigQuery connector, never a second copy
     assert args_of(request) == {
         "pipeline-id": pipeline_id,
