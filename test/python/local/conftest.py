@@ -62,15 +62,35 @@ def software_config(lab) -> dict:
     return environment.software_config(lab.state_dir)
 
 
+# Batch failures that come from known defects of the code the batches run, not from the local lab:
+# the jobs' package sent as flat .py files (`import s8s_churn` fails in the batch, as it would on
+# Dataproc), and no spark-bigquery connector jar before the connector work (issue 21) is merged. A
+# case that meets one is marked xfail with the batch's own message; any other failure fails it.
+KNOWN_DEFECTS = {
+    "No module named 's8s_churn'": "the jobs' package is sent as flat .py files",
+    "Failed to find the data source: bigquery": "no spark-bigquery connector jar in the Dataproc twin yet (issue 21)",
+}
+
+
+def xfail_if_known_defect(explained: str) -> None:
+    for needle, reason in KNOWN_DEFECTS.items():
+        if needle in explained:
+            pytest.xfail(f"known defect: {reason}; the run: {explained[:600]}")
+
+
 @pytest.fixture(scope="session")
 def training(lab) -> dict:
     """One training run through the REST API, as `npm run local` triggers it; its run and version."""
     from local import walkthrough
     from local.composer import runs
 
-    run = runs.run_and_wait(
-        lab.airflow, lab.state_dir, walkthrough.TRAINING_DAG, {}, log=lambda line: print(line, file=sys.stderr)
-    )
+    try:
+        run = runs.run_and_wait(
+            lab.airflow, lab.state_dir, walkthrough.TRAINING_DAG, {}, log=lambda line: print(line, file=sys.stderr)
+        )
+    except runs.RunFailed as e:
+        xfail_if_known_defect(str(e))
+        raise
     return {"run_id": run["dag_run_id"], "model_version": walkthrough.trained_version(lab, run["dag_run_id"])}
 
 
