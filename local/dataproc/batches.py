@@ -47,7 +47,7 @@ def table(batches) -> str:
 def describe(batch, output: str) -> str:
     from google.cloud import dataproc_v1
 
-    shown = json.loads(dataproc_v1.Batch.to_json(batch))
+    shown = json.loads(dataproc_v1.Batch.to_json(batch, use_integers_for_enums=False))
     lines = [json.dumps(shown, indent=1), "", "state history:"]
     for h in batch.state_history:
         lines.append(f"  {_time(h.state_start_time)}  {h.state.name}{'  ' + h.state_message if h.state_message else ''}")

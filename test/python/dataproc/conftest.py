@@ -103,33 +103,16 @@ def lab_batch(variables):
 
 
 @pytest.fixture(scope="session")
-def job_package(state, root, variables) -> str:
-    """The jobs' package as a batch can import it: python_file_uris are handed to Spark's
-    --py-files, which puts each .py file flat on the driver's path, so a package travels as a zip
-    (https://cloud.google.com/dataproc-serverless/docs/reference/rpc/google.cloud.dataproc.v1#pysparkbatch:
-    ".py, .egg, and .zip"). Built from the package files the deploy uploaded, never the repository's."""
-    import io
-    import zipfile
+def lab_job(lab_batch, variables):
+    """A batch of one of the lab's jobs as the DAGs send it: the entry point the deploy uploaded and
+    the jobs' package as the stack's archive (python_file_uris, which Spark's --py-files puts on the
+    driver's path; a package's loose .py files would land there flat and not import)."""
+    code = f"gs://{variables['code_bucket']}/pyspark"
 
-    from local.twin import gcs, uploads
-
-    prefix = f"gs://{variables['code_bucket']}/pyspark/"
-    members = [d.uri for d in uploads.recorded(root) if d.uri.startswith(prefix + "s8s_churn/")]
-    assert members, f"the deploy uploaded no package under {prefix}s8s_churn/"
-    data = io.BytesIO()
-    with zipfile.ZipFile(data, "w") as z:
-        for uri in sorted(members):
-            z.writestr(uri.removeprefix(prefix), gcs.read(state.gcs_endpoint, uri))
-    return _upload(state, f"gs://{variables['code_bucket']}/tests/s8s_churn.zip", data.getvalue())
-
-
-@pytest.fixture(scope="session")
-def lab_job(lab_batch, variables, job_package):
-    """A batch of one of the lab's jobs: the entry point the deploy uploaded, its package."""
-
-    def make(main_name: str, args: list[str]):
-        batch = lab_batch(f"gs://{variables['code_bucket']}/pyspark/{main_name}", args)
-        batch.pyspark_batch.python_file_uris.append(job_package)
+    def make(main_name: str, args: list[str], package: bool = True):
+        batch = lab_batch(f"{code}/{main_name}", args)
+        if package:
+            batch.pyspark_batch.python_file_uris.append(f"{code}/s8s_churn.zip")
         return batch
 
     return make

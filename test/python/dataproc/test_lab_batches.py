@@ -72,6 +72,17 @@ def scored(scoring_batch):
     return op, op.result(timeout=60)
 
 
+def test_without_the_package_archive_the_job_cannot_import_its_package(client, parent, lab_job, variables):
+    """The entry point alone: the batch runs the uploaded file, which fails at `import s8s_churn`
+    (the repository's pyspark/ is nowhere on the driver's path)."""
+    v = variables
+    args = [f"--input=gs://{v['data_bucket']}/data/training.csv", f"--models-root=gs://{v['model_bucket']}/churn-model"]
+    op = client.create_batch(parent=parent, batch_id="s8s-no-package", batch=lab_job("model_training.py", args, package=False))
+    batch = wait(client, op.metadata.batch)
+    assert batch.state == State.FAILED
+    assert "No module named 's8s_churn'" in batch.state_message, batch.state_message
+
+
 def test_the_scoring_batch_succeeds_and_writes_its_predictions(scored, state):
     _, batch = scored
     assert batch.state == State.SUCCEEDED, batch.state_message
