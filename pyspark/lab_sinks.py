@@ -43,6 +43,7 @@ def run_row(
     started_at: datetime,
     ended_at: datetime,
     pipeline_execution_dt: datetime,
+    drift_status: str,
 ) -> dict[str, Any]:
     """The run's batch_runs row, in the table's column order."""
     values = dict(locals())
@@ -64,6 +65,20 @@ def one_row(spark: SparkSession, row: dict[str, Any], schema: T.StructType) -> D
         return F.lit(value).cast(dtype)
 
     return spark.range(1, numPartitions=1).select([literal(row[f.name], f.dataType).alias(f.name) for f in schema.fields])
+
+
+def literal_rows(spark: SparkSession, rows: list[dict[str, Any]], schema: T.StructType) -> DataFrame:
+    """A few rows of the schema, made of literals in the JVM (as one_row); empty when rows is."""
+    if not rows:
+        return spark.range(0).select([F.lit(None).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+    def literal(value: Any, dtype: T.DataType):
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        return F.lit(value).cast(dtype)
+
+    structs = [F.struct(*[literal(r.get(f.name), f.dataType).alias(f.name) for f in schema.fields]) for r in rows]
+    return spark.range(1, numPartitions=1).select(F.inline(F.array(*structs)))
 
 
 @dataclass(frozen=True)
