@@ -33,7 +33,7 @@ START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 CODE = "gs://{{ var.value.code_bucket }}/pyspark"
 MODELS_ROOT = "gs://{{ var.value.model_bucket }}/churn-model"
 # The modules the jobs import, every pyspark/lab_*.py (the Airflow suite checks the list is whole).
-JOB_MODULES = [f"lab_{name}.py" for name in ("contract", "features", "job", "model", "registry", "sinks", "validation")]
+JOB_MODULES = [f"lab_{name}.py" for name in ("contract", "drift", "features", "job", "model", "registry", "sinks", "validation")]
 # The BigQuery tables the scoring job writes (keys of pyspark/table_schemas.json) and the check reads.
 PREDICTIONS_TABLE = "batch_predictions"
 REJECTS_TABLE = "batch_rejects"
