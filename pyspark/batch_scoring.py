@@ -25,11 +25,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from lab_contract import DRIFT_TABLE, PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, conform, spark_schema
-from lab_drift import HIGH_PSI, MODERATE_PSI, NO_BASELINE, bin_count_columns, bin_count_names, drift_rows, overall_status
+from lab_drift import (
+    HIGH_PSI,
+    MODERATE_PSI,
+    NO_BASELINE,
+    bin_count_columns,
+    bin_count_names,
+    check_baseline,
+    drift_rows,
+    overall_status,
+)
 from lab_features import valid_features
 from lab_job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg, run_main
 from lab_model import load_model, score
-from lab_registry import LATEST, check_model_version, resolve_model_version
+from lab_registry import LATEST, METADATA_FILE, check_model_version, resolve_model_version
 from lab_sinks import BigQuerySink, LocalSink, literal_rows, run_labels, run_row
 from lab_validation import checked_rows
 from pyspark import StorageLevel
@@ -134,7 +143,9 @@ def run_record(cfg: ScoringConfig, model_version: str, read: int, scored: int, r
 
 def drift_table_rows(spark: SparkSession, cfg: ScoringConfig, version: str, rows: list[dict]) -> DataFrame:
     """The run's batch_drift rows as a DataFrame of literals (no Python worker)."""
-    full = [{**r, "pipeline_id": cfg.pipeline_id, "model_version": version, "pipeline_execution_dt": cfg.execution_ts} for r in rows]
+    full = [
+        {**r, "pipeline_id": cfg.pipeline_id, "model_version": version, "pipeline_execution_dt": cfg.execution_ts} for r in rows
+    ]
     return literal_rows(spark, full, spark_schema(DRIFT_TABLE))
 
 
@@ -213,7 +224,7 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     scored = score(model, valid_features(checked))
     # Drift is counted by the same Observation as the written rows: the baseline's bins, as
     # aggregate expressions over the very rows being written (no second read, no cache).
-    baseline = model_meta.get("drift_baseline")
+    baseline = check_baseline(model_meta.get("drift_baseline"), f"model {version}'s {METADATA_FILE}")
     predictions = conform(with_run_columns(scored, cfg, version), PREDICTIONS_TABLE).observe(
         predictions_written,
         F.count(F.lit(1)).alias("scored"),
@@ -236,7 +247,9 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     cfg.sink.replace(spark, DRIFT_TABLE, cfg.pipeline_id, drift_table_rows(spark, cfg, version, drift))
     for r in drift:
         if r["status"] != "ok":
-            log.warning("DRIFT %s %s: psi=%.4f js=%.4f, %s", r["status"], r["feature"], r["psi"], r["js_distance"], r["largest_shift"])
+            log.warning(
+                "DRIFT %s %s: psi=%.4f js=%.4f, %s", r["status"], r["feature"], r["psi"], r["js_distance"], r["largest_shift"]
+            )
 
     reasons: list[tuple[str, int]] = []
     if seen["rejected"]:

@@ -27,10 +27,10 @@ import json
 import math
 from collections.abc import Sequence
 
+from lab_job import JobError
+from lab_model import CATEGORICAL_FEATURES
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-
-from lab_model import CATEGORICAL_FEATURES
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
@@ -70,7 +70,7 @@ def bin_labels(entry: dict) -> list[str]:
     e = [f"{v:g}" for v in entry["edges"]]
     if not e:
         return ["(any)", "(blank)"]
-    return [f"<= {e[0]}"] + [f"({lo}, {hi}]" for lo, hi in zip(e, e[1:])] + [f"> {e[-1]}", "(blank)"]
+    return [f"<= {e[0]}"] + [f"({lo}, {hi}]" for lo, hi in zip(e, e[1:], strict=False)] + [f"> {e[-1]}", "(blank)"]
 
 
 def _edges(found: dict, name: str) -> list[float]:
@@ -168,7 +168,10 @@ def drift_rows(baseline: dict, counts: dict, moderate: float = MODERATE_PSI, hig
                 "status": status_of(value, moderate, high),
                 "largest_shift": f"{labels[moved]}: {expected[moved]:.3f} -> {actual[moved]:.3f}",
                 "bins": json.dumps(
-                    [{"bin": b, "expected": round(x, 6), "actual": round(y, 6)} for b, x, y in zip(labels, expected, actual)]
+                    [
+                        {"bin": b, "expected": round(x, 6), "actual": round(y, 6)}
+                        for b, x, y in zip(labels, expected, actual, strict=False)
+                    ]
                 ),
             }
         )
@@ -181,11 +184,13 @@ def overall_status(rows: list[dict]) -> str:
 
 
 def check_baseline(baseline, where: str) -> dict | None:
-    """The baseline if it is well formed, None if there is none; a ValueError naming what is wrong."""
+    """The baseline if it is well formed, None if there is none; a JobError naming what is wrong."""
     if baseline is None:
         return None
     for e in baseline.get("features") or []:
         n = len(bin_labels(e))
         if len(e.get("shares") or []) != n:
-            raise ValueError(f"{where}: drift_baseline of {e.get('feature')!r} has {len(e.get('shares') or [])} shares, expected {n}")
+            raise JobError(
+                f"{where}: drift_baseline of {e.get('feature')!r} has {len(e.get('shares') or [])} shares, expected {n}"
+            )
     return baseline

@@ -305,9 +305,7 @@ class _LogisticWriter:
         write_text(spark, f"{uri}/{LOGISTIC_FILE}", self.model.to_json())
 
 
-NO_REFERENCE_NOTE = (
-    "no reasons: this model version was trained before training means were recorded; re-train it to get reasons"
-)
+NO_REFERENCE_NOTE = "no reasons: this model version was trained before training means were recorded; re-train it to get reasons"
 FOREST_NOTE = "no reasons: a forest model has no exact additive reason codes; train the logistic model to get them"
 
 

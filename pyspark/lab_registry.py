@@ -97,7 +97,8 @@ def promotion_verdict(auc: float, current: dict | None, min_auc: float, max_auc_
         problems.append(f"held-out AUC {auc:.4f} is below the floor {min_auc:.4f}")
     if current_auc is not None and auc < current_auc - max_auc_drop:
         problems.append(
-            f"held-out AUC {auc:.4f} is more than {max_auc_drop:.4f} below {current_auc:.4f} of the promoted version {current['version']}"
+            f"held-out AUC {auc:.4f} is more than {max_auc_drop:.4f} below {current_auc:.4f} "
+            f"of the promoted version {current['version']}"
         )
     if problems:
         reason = "not promoted: " + "; ".join(problems)

@@ -106,7 +106,9 @@ def test_the_reasons_land_in_bigquery_as_records_and_add_up_to_churn_logit(bq, t
             value = row["total_charges"] if column == "total_charges_filled" else row[column]
             if value is None:
                 value = row["monthly_charges"] * row["tenure"]
-            parts["total_charges" if column == "total_charges_filled" else column] = weight * (value - model.reference.numeric_means[column])
+            parts["total_charges" if column == "total_charges_filled" else column] = weight * (
+                value - model.reference.numeric_means[column]
+            )
         for column in model.categorical:
             parts[column] = model.categorical[column].get(row[column], 0.0) - model.mean_category_weight(column)
         assert abs(model.base_value() + sum(parts.values()) - row["churn_logit"]) < 1e-9
