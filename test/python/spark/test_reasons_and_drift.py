@@ -8,14 +8,14 @@ import math
 
 import pytest
 
-import batch_scoring
-import model_training
 from conftest import job_args, write_csv
-from lab_contract import DRIFT_TABLE, INPUT_COLUMNS, PREDICTIONS_TABLE, RUNS_TABLE
-from lab_drift import EPSILON, js_distance, psi
-from lab_job import JobError
-from lab_model import LOGISTIC_FILE, REASON_COLUMNS, Reference, load_model
-from lab_registry import METADATA_FILE, promotion_verdict, read_model_versions, resolve_model_version
+from s8s_churn import scoring as batch_scoring
+from s8s_churn import training as model_training
+from s8s_churn.contract import DRIFT_TABLE, INPUT_COLUMNS, PREDICTIONS_TABLE, RUNS_TABLE
+from s8s_churn.drift import EPSILON, js_distance, psi
+from s8s_churn.job import JobError
+from s8s_churn.model import LOGISTIC_FILE, REASON_COLUMNS, Reference, load_model
+from s8s_churn.registry import METADATA_FILE, promotion_verdict, read_model_versions, resolve_model_version
 
 
 def run_scoring(spark, models_root, input_path, out, pipeline_id="run-1", version="latest"):

@@ -74,11 +74,12 @@ def test_a_rerun_of_a_pipeline_id_replaces_its_rows(bq, twin_state, buckets, inp
 
 
 def test_without_the_connector_jar_the_jobs_own_write_stops_at_the_bigquery_data_source(spark, twin_state, buckets):
-    """Only lab_sinks.connector_write is replaced by the stand-in: the job's own version reaches
+    """Only s8s_churn.sinks.connector_write is replaced by the stand-in: the job's own version reaches
     Spark's data source lookup for "bigquery", which fails here because no connector jar could be
     had (docs/twin.md)."""
     import pytest
-    import twin_connector
+
+    from local.connector import bigquery as twin_connector
 
     rows = spark.range(1).selectExpr("'x' AS pipeline_id")
     with pytest.raises(Exception, match=r"Failed to find the data source: bigquery"):
@@ -92,7 +93,7 @@ def test_the_reasons_land_in_bigquery_as_records_and_add_up_to_churn_logit(bq, t
     positive ones."""
     import math
 
-    from lab_model import REASON_COLUMNS, load_model
+    from s8s_churn.model import REASON_COLUMNS, load_model
 
     pipeline_id, summary, _ = scored
     model = load_model(spark, models_root, "v-twin")

@@ -27,10 +27,10 @@ import json
 import math
 from collections.abc import Sequence
 
-from lab_job import JobError
-from lab_model import CATEGORICAL_FEATURES
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from s8s_churn.job import JobError
+from s8s_churn.model import CATEGORICAL_FEATURES
 
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"

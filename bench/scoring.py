@@ -6,7 +6,7 @@
 What is timed: wall time of one `spark-submit --master local[*]` process, from its start to its exit
 (JVM start, Spark start, model lookup and load, read, validate, score, write, reconcile, exit).
 The contenders are
-  floor   scripts/bench_floor.py: read the CSV with an explicit schema, write Parquet, nothing else;
+  floor   bench/floor.py: read the CSV with an explicit schema, write Parquet, nothing else;
   before  the job as it was at --before-ref (default: the commit before reason codes and drift,
           issue 24), its pyspark/ folder taken from git with `git archive`, scoring with the same model;
   job     pyspark/batch_scoring.py --sink local: the real job with every guarantee, reasons and drift.
@@ -36,9 +36,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 JOBS = REPO / "pyspark"
-sys.path.insert(0, str(JOBS))
 
-import sample_data  # noqa: E402
+from local import sample_data  # noqa: E402
 
 # The job before issue 24 (reason codes, drift, promotion gate): what "job" is compared with.
 BEFORE_REF = "707e244"
@@ -169,7 +168,7 @@ def spark_submit(script: Path, args: list[str], driver_memory: str, log: Path) -
 
 def run_floor(work: Path, data: Path, rows: int, driver_memory: str) -> Run:
     out = work / "floor-out"
-    wall, peak, _ = spark_submit(REPO / "scripts" / "bench_floor.py", [str(data), str(out)], driver_memory, work / "floor.log")
+    wall, peak, _ = spark_submit(REPO / "bench" / "floor.py", [str(data), str(out)], driver_memory, work / "floor.log")
     shutil.rmtree(out, ignore_errors=True)
     return Run("floor", rows, wall, peak["java"] / 1024, peak["python"] / 1024, {})
 
