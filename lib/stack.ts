@@ -9,7 +9,7 @@ import { Network } from './network';
 import { Identity } from './identity';
 import { Storage } from './storage';
 import { ResultsDataset } from './bigquery';
-import { PREDICTIONS_TABLE } from './contract';
+import { AIRFLOW_VARIABLE_DEFAULTS, PREDICTIONS_TABLE } from './contract';
 import { HistoryServer } from './history';
 import { Composer } from './composer';
 import { Uploads } from './assets';
@@ -117,6 +117,7 @@ export class LabStack extends TerraformStack {
         model_bucket: names.bucket('models'),
         spark_bucket: names.bucket('spark'),
         spark_runtime_version: SPARK_RUNTIME_VERSION,
+        ...AIRFLOW_VARIABLE_DEFAULTS,
       },
       dependsOn: [...apis, ...identity.composerPrerequisites, ...b.composer.grants],
     });

@@ -81,7 +81,7 @@ describe('bigquery', () => {
   test('tables carry the schema the job writes, partitioned and clustered for the pipeline_id query', () => {
     const tables = resourcesOf(stack, 'google_bigquery_table');
     const byId = Object.fromEntries(Object.values(tables).map((t) => [t.table_id, t]));
-    expect(Object.keys(byId).sort()).toEqual(['batch_predictions', 'batch_rejects', 'batch_runs', 'model_versions']);
+    expect(Object.keys(byId).sort()).toEqual(['batch_drift', 'batch_predictions', 'batch_rejects', 'batch_runs', 'model_versions']);
     // model_versions is external (test/bigquery.test.ts); the job's tables are native.
     for (const tableId of JOB_TABLES) {
       const t = byId[tableId];
@@ -292,7 +292,7 @@ describe('logical ids of stateful resources', () => {
     ]);
     expect(ids('google_bigquery_dataset')).toEqual(['bigquery_dataset_EBB62DA7']);
     expect(ids('google_bigquery_table')).toEqual([
-      'bigquery_batch_predictions_DE99448A', 'bigquery_batch_rejects_52F24F4A', 'bigquery_batch_runs_851D2814',
+      'bigquery_batch_drift_C71FD7D6', 'bigquery_batch_predictions_DE99448A', 'bigquery_batch_rejects_52F24F4A', 'bigquery_batch_runs_851D2814',
       'bigquery_model_versions_875F739B',
     ]);
     expect(ids('google_dataproc_cluster')).toEqual(['history_cluster_44900294']);

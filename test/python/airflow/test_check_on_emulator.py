@@ -246,7 +246,7 @@ def test_a_dag_run_scores_in_the_twin_and_its_check_reconciles_those_rows(google
     batch = dataproc_in_twin.get(batch_id)
     assert batch.state == Batch.State.SUCCEEDED, batch.state_message + dataproc_in_twin.output(batch_id)[-3000:]
     assert dict(batch.labels)["airflow-dag-id"] == "customer-churn-prediction"
-    tasks = ("announce_pipeline", "Predict-Customer-Churn", "check_predictions_written")
+    tasks = ("announce_pipeline", "Predict-Customer-Churn", "check_predictions_written", "check_drift")
     assert task_states(dr) == {t: ("success", 1) for t in tasks}
     pipeline_id = pipeline_id_for(dr.run_id)
     assert (google.pipeline_rows("batch_predictions", pipeline_id), google.pipeline_rows("batch_rejects", pipeline_id)) == (
@@ -255,6 +255,117 @@ def test_a_dag_run_scores_in_the_twin_and_its_check_reconciles_those_rows(google
     )
     numbers = xcom_value(dr, "check_predictions_written")
     assert numbers == sample_reconciled(pipeline_id, batch_id)
+    # The sample input looks like the training data: no feature at the moderate PSI.
+    verdict = xcom_value(dr, "check_drift")
+    assert verdict["drift_status"] == "ok" and verdict["features"] == 21 and verdict["max_psi"] < 0.1, verdict
+
+
+def shifted_input(state, tmp_path) -> str:
+    """The lab's sample input with every customer moved to a two-year contract and charged 40 more
+    a month, uploaded to the twin's data bucket: its gs:// URI."""
+    import csv
+
+    with (REPO / "pyspark" / "data" / "scoring.csv").open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        header, rows = reader.fieldnames, list(reader)
+    for r in rows:
+        r["Contract"] = "Two year"
+        try:
+            r["MonthlyCharges"] = f"{float(r['MonthlyCharges']) + 40:.2f}"
+        except ValueError:
+            pass  # the sample's deliberately broken rows stay broken (rejected)
+    path = tmp_path / "shifted.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return twin.upload(state, twin.bucket(state.stack(), "data"), "data/shifted.csv", path)
+
+
+def drift_check(state, reconciled: dict):
+    """The DAG's check_drift task body, with the arguments the DAG passes it and the stack's thresholds."""
+    import customer_churn_prediction
+
+    from conftest import SAMPLE_VARIABLES
+
+    task = customer_churn_prediction.dag.get_task("check_drift")
+    return task.python_callable(
+        reconciled=reconciled,
+        dataset=f"{state.project}.customer_churn_ds",
+        project=state.project,
+        location=LOCATION,
+        moderate=SAMPLE_VARIABLES["drift_psi_moderate"],
+        high=SAMPLE_VARIABLES["drift_psi_high"],
+    )
+
+
+def test_a_dag_run_on_a_shifted_input_fails_its_drift_check_naming_the_features(google, dataproc_in_twin, tmp_path):
+    """The run scores and reconciles every row, then check_drift fails it (no retry), and its
+    message names each drifted feature with its PSI, JS distance and largest shift."""
+    from google.cloud.dataproc_v1 import Batch
+    from s8s_common import batch_id_for, pipeline_id_for
+
+    from airflow.providers.common.compat.sdk import AirflowFailException
+    from conftest import TRIGGERS, load_dagbag, run_dag, task_states, xcom_value
+
+    uri = shifted_input(google, tmp_path)
+    dr = run_dag(load_dagbag(), "customer-churn-prediction", TRIGGERS[0], conf={"input_uri": uri})
+    batch_id = batch_id_for("score", dr.run_id, 1)
+    batch = dataproc_in_twin.get(batch_id)
+    assert batch.state == Batch.State.SUCCEEDED, batch.state_message + dataproc_in_twin.output(batch_id)[-3000:]
+    states = task_states(dr)
+    assert states["check_predictions_written"] == ("success", 1)
+    assert states["check_drift"] == ("failed", 1), states
+    pipeline_id = pipeline_id_for(dr.run_id)
+    reconciled = xcom_value(dr, "check_predictions_written")
+    assert (reconciled["scored"], reconciled["rejected"]) == (395, 5)
+
+    with pytest.raises(AirflowFailException) as failed:
+        drift_check(google, reconciled)
+    message = str(failed.value)
+    assert f"pipeline_id={pipeline_id}" in message and "(psi >= 0.25)" in message
+    for feature in ("contract", "monthly_charges", "churn_probability"):
+        assert f"{feature} (psi=" in message, message
+    assert "gender (psi=" not in message  # unchanged features are not named
+    assert "Two year: " in message  # the largest shift of contract, training share -> run share
+    (status,) = (
+        google.bigquery()
+        .query(f"SELECT drift_status FROM `{google.project}.customer_churn_ds.batch_runs` WHERE pipeline_id = '{pipeline_id}'")
+        .result()
+    )
+    assert status["drift_status"] == "high"
+
+
+def test_a_run_of_a_version_without_baseline_passes_the_drift_check_with_a_warning(google, first_run, caplog):
+    """What a version trained before baselines leaves in BigQuery: drift_status no_baseline and no
+    batch_drift rows (the Spark suite runs such a version). The check warns "no baseline" and passes."""
+    pipeline_id = "old-version-run"
+    runs = f"`{google.project}.customer_churn_ds.batch_runs`"
+    dml(google, f"DELETE FROM {runs} WHERE pipeline_id = @p", pipeline_id)
+    dml(
+        google,
+        f"INSERT INTO {runs} (pipeline_id, batch_id, model_version, `read`, scored, rejected, drift_status) "
+        "VALUES (@p, 's8s-score-old-a1', 'v-old', 400, 395, 5, 'no_baseline')",
+        pipeline_id,
+    )
+    with caplog.at_level("WARNING"):
+        verdict = drift_check(google, {"pipeline_id": pipeline_id})
+    assert verdict["drift_status"] == "no_baseline"
+    assert "no baseline" in caplog.text
+
+
+def test_bad_drift_thresholds_are_named(google, first_run):
+    import customer_churn_prediction
+
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    task = customer_churn_prediction.dag.get_task("check_drift")
+    args = {"reconciled": {"pipeline_id": first_run[0]}, "dataset": f"{google.project}.customer_churn_ds"}
+    args.update(project=google.project, location=LOCATION)
+    with pytest.raises(AirflowFailException, match=r"drift_psi_high is 'high'; expected a PSI above 0"):
+        task.python_callable(**args, moderate="0.1", high="high")
+    with pytest.raises(AirflowFailException, match=r"drift_psi_moderate 0.3 is above drift_psi_high 0.25"):
+        task.python_callable(**args, moderate="0.3", high="0.25")
 
 
 def test_a_dag_run_whose_first_batch_fails_retries_and_reconciles(google, dataproc_in_twin):

@@ -66,9 +66,10 @@ def test_test_python_runs_the_suite_once_per_line():
 
 def test_scoring_dag_shape(dagbag):
     dag = dagbag.get_dag(SCORING)
-    assert set(dag.task_ids) == {"announce_pipeline", "Predict-Customer-Churn", "check_predictions_written"}
+    assert set(dag.task_ids) == {"announce_pipeline", "Predict-Customer-Churn", "check_predictions_written", "check_drift"}
     assert dag.get_task("announce_pipeline").downstream_task_ids == {"Predict-Customer-Churn"}
     assert dag.get_task("Predict-Customer-Churn").downstream_task_ids == {"check_predictions_written"}
+    assert dag.get_task("check_predictions_written").downstream_task_ids == {"check_drift"}
     assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None: runs only when triggered
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.start_date == datetime(2026, 1, 1, tzinfo=timezone.utc)

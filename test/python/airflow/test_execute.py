@@ -68,15 +68,36 @@ RECONCILE_FIELDS = [
 ]
 
 
+DRIFT_FIELDS = [
+    {"name": "drift_status", "type": "STRING"},
+    {"name": "feature", "type": "STRING"},
+    {"name": "kind", "type": "STRING"},
+    {"name": "rows", "type": "INTEGER"},
+    {"name": "psi", "type": "FLOAT"},
+    {"name": "js_distance", "type": "FLOAT"},
+    {"name": "largest_shift", "type": "STRING"},
+]
+CALM = [
+    ["ok", "tenure", "numeric", 395, 0.02, 0.05, "<= 2: 0.100 -> 0.110"],
+    ["ok", "contract", "categorical", 395, 0.01, 0.03, "x"],
+]
+
+
 class Google:
     """Google Cloud of one test: the Dataproc twin (its requests recorded, its batches scripted)
-    and BigQuery, which answers the check's query with `row(batch_id)`, batch_id being the id of
-    the last batch the run created."""
+    and BigQuery, which answers the reconciliation query with `row(batch_id)`, batch_id being the
+    id of the last batch the run created, and the drift query with `drift`."""
 
     def __init__(self, twin, recorder: Recorder, run: ScriptedRun) -> None:
         self.twin, self.recorder, self.run = twin, recorder, run
         self.row = lambda batch_id: [1, batch_id, 400, 395, 5, 395, 5]
-        self.bigquery = FakeBigQuery(lambda job: (RECONCILE_FIELDS, [self.row(self.creates()[-1].batch_id)]))
+        self.drift = CALM
+        self.bigquery = FakeBigQuery(self.answer)
+
+    def answer(self, job: dict):
+        if "batch_drift" in job["configuration"]["query"]["query"]:
+            return DRIFT_FIELDS, self.drift
+        return RECONCILE_FIELDS, [self.row(self.creates()[-1].batch_id)]
 
     def creates(self):
         from google.cloud import dataproc_v1
@@ -144,7 +165,7 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
 
     dr = run_dag(dagbag, SCORING, trigger)
     assert task_states(dr) == {
-        t: ("success", 1) for t in ("announce_pipeline", "Predict-Customer-Churn", "check_predictions_written")
+        t: ("success", 1) for t in ("announce_pipeline", "Predict-Customer-Churn", "check_predictions_written", "check_drift")
     }
     if trigger == "cli":
         assert dr.logical_date is None and CLI_RUN_ID.match(dr.run_id), (dr.logical_date, dr.run_id)
@@ -187,6 +208,8 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
         "temp-bucket": "s8s-demo-proj-spark",
         "execution-ts": run_timestamp_of(dr).isoformat(),
         "batch-id": batch_id,  # the id the job records in batch_runs is the one submitted
+        "drift-moderate": "0.1",  # the stack's drift variables, for the run's drift_status
+        "drift-high": "0.25",
     }
     runtime = batch.runtime_config
     assert runtime.version == "2.3" and runtime.container_image == ""  # unset: the runtime's own image
@@ -208,7 +231,13 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
     # The scoring task's XCom is the finished batch (Batch.to_dict), which the check reads.
     scored = xcom_value(dr, "Predict-Customer-Churn")
     assert scored["name"] == BATCHES + batch_id and scored["state"] in ("SUCCEEDED", State.SUCCEEDED)
-    (job,) = google.bigquery.jobs
+    job, drift_job = google.bigquery.jobs
+    assert "batch_drift" in drift_job["configuration"]["query"]["query"]
+    assert drift_job["configuration"]["query"]["queryParameters"] == [
+        {"name": "pipeline_id", "parameterType": {"type": "STRING"}, "parameterValue": {"value": pipeline_id}}
+    ]
+    verdict = xcom_value(dr, "check_drift")
+    assert (verdict["drift_status"], verdict["features"], verdict["max_psi"]) == ("ok", 2, 0.02)
     assert job["jobReference"]["projectId"] == "demo-proj" and job["jobReference"]["location"] == "us-central1"
     query = job["configuration"]["query"]
     assert query["useLegacySql"] is False
@@ -411,9 +440,46 @@ def test_check_task_fails_a_run_that_does_not_reconcile(dagbag, google, capfd, r
     assert "prediction_rows=" in log and "reject_rows=" in log  # every number is in the message
 
 
+@pytest.mark.parametrize(
+    ("drift", "state", "expected"),
+    [
+        (
+            [
+                ["high", "contract", "categorical", 395, 1.9, 0.62, "Two year: 0.240 -> 1.000"],
+                ["high", "monthly_charges", "numeric", 395, 0.4, 0.3, "> 105: 0.100 -> 0.500"],
+                ["high", "tenure", "numeric", 395, 0.12, 0.1, "x"],
+                ["high", "gender", "categorical", 395, 0.001, 0.01, "x"],
+            ],
+            "failed",
+            "in 2 feature(s)",
+        ),
+        ([["moderate", "tenure", "numeric", 395, 0.12, 0.1, "x"]], "success", "moderate drift (psi >= 0.1): tenure (psi=0.1200"),
+        ([["no_baseline", None, None, None, None, None, None]], "success", "no baseline"),
+    ],
+    ids=["high", "moderate", "no-baseline"],
+)
+def test_drift_check_fails_high_warns_moderate_and_passes_without_baseline(dagbag, google, capfd, drift, state, expected):
+    google.drift = drift
+    dr = run_dag(dagbag, SCORING, TRIGGERS[0])
+    states = task_states(dr)
+    assert states["check_predictions_written"] == ("success", 1)
+    assert states["check_drift"] == (state, 1)  # a failure is not retried: the same rows give the same figures
+    out = capfd.readouterr()
+    log = out.out + out.err
+    assert expected in log
+    if state == "failed":
+        assert "contract (psi=1.9000, js_distance=0.6200, largest shift Two year: 0.240 -> 1.000)" in log
+        assert "monthly_charges (psi=0.4000" in log and "gender (psi=" not in log
+
+
 def test_every_task_of_both_dags_is_executed_here(dagbag):
     """The tests above execute these tasks; a new task needs a test here."""
-    assert set(dagbag.get_dag(SCORING).task_ids) == {"announce_pipeline", "Predict-Customer-Churn", "check_predictions_written"}
+    assert set(dagbag.get_dag(SCORING).task_ids) == {
+        "announce_pipeline",
+        "Predict-Customer-Churn",
+        "check_predictions_written",
+        "check_drift",
+    }
     assert set(dagbag.get_dag(TRAINING).task_ids) == {"Train-Churn-Model"}
 
 

@@ -223,7 +223,9 @@ def test_a_schema_mismatch_fails_with_the_connectors_message_and_a_retry_after_t
 
     ds, pipeline_id = "twin_mismatch_ds", "twin-mismatch"
     wrong = [dict(c, type="INT64") if c["name"] == "raw_record" else c for c in table_schemas()["batch_rejects"]]
-    make_dataset(twin_state, stack, ds, tables={"batch_predictions": None, "batch_rejects": wrong, "batch_runs": None})
+    make_dataset(
+        twin_state, stack, ds, tables={"batch_predictions": None, "batch_rejects": wrong, "batch_runs": None, "batch_drift": None}
+    )
     code_bucket = twin.bucket(stack, "code")
 
     def attempt(batch_id: str) -> subprocess.CompletedProcess:
@@ -274,7 +276,7 @@ def test_a_schema_mismatch_fails_with_the_connectors_message_and_a_retry_after_t
     assert partitions(bq, ds, "batch_rejects", pipeline_id) == {EXECUTION_DAY: 5}
     (run,) = runs_of(bq, ds, pipeline_id)
     assert run["batch_id"] == "s8s-score-twin-mismatch-a2" and (run["scored"], run["rejected"]) == (395, 5)
-    for table in ("batch_predictions", "batch_rejects", "batch_runs"):
+    for table in ("batch_predictions", "batch_rejects", "batch_runs", "batch_drift"):
         assert_table_as_the_stack_made_it(bq, ds, table)
 
 

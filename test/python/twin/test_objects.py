@@ -38,7 +38,13 @@ def test_the_dataset_is_the_stacks(bq, twin_state, stack):
 
 def test_every_table_has_the_stacks_schema_partitioning_and_clustering(bq, twin_state, stack):
     tables = stack["resources"]["google_bigquery_table"].values()
-    assert {t["table_id"] for t in tables} == {"batch_predictions", "batch_rejects", "batch_runs", "model_versions"}
+    assert {t["table_id"] for t in tables} == {
+        "batch_predictions",
+        "batch_rejects",
+        "batch_runs",
+        "batch_drift",
+        "model_versions",
+    }
     for t in tables:
         got = bq.get_table(f"{twin_state.project}.{t['dataset_id']}.{t['table_id']}")
         schema = json.loads(t["schema"] if "schema" in t else t["external_data_configuration"]["schema"])
