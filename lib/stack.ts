@@ -13,6 +13,7 @@ import { PREDICTIONS_TABLE } from './contract';
 import { HistoryServer } from './history';
 import { Composer } from './composer';
 import { Uploads } from './assets';
+import { BudgetAlert } from './budget';
 
 /** DAG ids, as the DAG files in airflow/dags define them (test/python/airflow checks both agree). */
 export const SCORING_DAG_ID = 'customer-churn-prediction';
@@ -130,6 +131,17 @@ export class LabStack extends TerraformStack {
         { folder: 'pyspark/data', extensions: ['.csv'], bucket: b.data.bucket.name, prefix: 'data' },
       ],
     });
+
+    // Optional (off by default): a monthly budget on this project that e-mails as spend grows.
+    if (config.budgetBillingAccount !== '') {
+      new BudgetAlert(this, 'budget', {
+        projectId,
+        billingAccount: config.budgetBillingAccount,
+        amount: config.budgetAmount,
+        email: config.budgetEmail,
+        displayName: `s8s-scoring-lab ${config.prefix} ${projectId}`,
+      });
+    }
 
     const out = (name: string, value: string, description: string) =>
       new TerraformOutput(this, name, { value, description });

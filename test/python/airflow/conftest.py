@@ -1,4 +1,4 @@
-"""A real Airflow for the DAG tests, the one of the environment pytest runs in: Airflow 3.2.2 or
+"""A real Airflow for the DAG tests, the one of the environment pytest runs in: Airflow 3.3.1 or
 2.11.1, each with the packages of its Composer image (airflow/composer_images.json). A throwaway
 AIRFLOW_HOME with a SQLite database, and the Airflow variables set the way the stack sets them,
 as AIRFLOW_VAR_* variables.
@@ -83,12 +83,17 @@ def pytest_sessionstart(session):
     sys.path.insert(0, str(DAGS))
 
 
+# Where DagBag lives, and how it is told to leave Airflow's example DAGs out: Airflow 3.3 removed
+# DagBag(include_examples=...) (AIRFLOW__CORE__LOAD_EXAMPLES=False above keeps them out there),
+# Airflow 2.11 still takes it. The in-process and the fresh-process loads use both.
+DAGBAG_MODULE = "airflow.dag_processing.dagbag" if AIRFLOW_3 else "airflow.models.dagbag"
+DAGBAG_KWARGS = {"dag_folder": str(DAGS)} if AIRFLOW_3 else {"dag_folder": str(DAGS), "include_examples": False}
+
+
 def load_dagbag():
-    if AIRFLOW_3:
-        from airflow.dag_processing.dagbag import DagBag
-    else:
-        from airflow.models.dagbag import DagBag
-    return DagBag(dag_folder=str(DAGS), include_examples=False)
+    import importlib
+
+    return importlib.import_module(DAGBAG_MODULE).DagBag(**DAGBAG_KWARGS)
 
 
 # Logical dates of the runs that have one: distinct per run, as Airflow requires.
