@@ -12,7 +12,18 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import AIRFLOW_3, DAGBAG_KWARGS, DAGBAG_MODULE, DAGS, IMAGES, LINE, OPTIONAL_VARIABLES, REPO, SAMPLE_VARIABLES, VARIABLES, load_dagbag
+from conftest import (
+    DAGBAG_KWARGS,
+    DAGBAG_MODULE,
+    DAGS,
+    IMAGES,
+    LINE,
+    OPTIONAL_VARIABLES,
+    REPO,
+    SAMPLE_VARIABLES,
+    VARIABLES,
+    load_dagbag,
+)
 
 SCORING = "customer-churn-prediction"
 TRAINING = "customer-churn-training"
