@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { AddressInfo } from 'net';
-import { LEGACY_COMPOSER_IMAGES, loadConfig } from '../lib/config';
+import { composerLineOf, LEGACY_COMPOSER_IMAGES, loadConfig } from '../lib/config';
 import { exitCode, Row } from '../preflight/checks';
 import { ENDPOINTS, endpointsFrom, OAUTH2_TOKEN_URL_ENV } from '../preflight/google';
 import { main } from '../preflight/main';
@@ -51,7 +51,9 @@ const quota = (metric: string, limit: number, usage = 0) => ({ metric, limit, us
 
 /** A project that takes the lab, as Google would describe it. Each test changes one answer. */
 function healthyProject(): Record<string, (body: string) => Answer> {
-  const image = CONFIG.composerImage;
+  // The default deploys a full build (airflow/composer_images.json); the region also offers an
+  // older, disabled build and a newer one of the same line.
+  const image = composerLineOf(CONFIG.composerImage)!.image;
   const policy = (constraint: string, rules: Json[]) => (): Answer => [200, { name: `projects/${NUMBER}/policies/${constraint}`, spec: { rules } }];
   return {
     'POST /token': () => [200, { access_token: TOKEN, expires_in: 3599, token_type: 'Bearer', scope: 'https://www.googleapis.com/auth/cloud-platform' }],
@@ -69,7 +71,8 @@ function healthyProject(): Record<string, (body: string) => Answer> {
     }],
     [`GET /v1/projects/${PROJECT}/locations/us-central1/imageVersions?pageSize=500&pageToken=page-2`]: () => [200, {
       imageVersions: [
-        { imageVersionId: `${image}-build.12`, isDefault: true, creationDisabled: false, supportedPythonVersions: ['3.11'], releaseDate: { year: 2026, month: 11, day: 2 } },
+        { imageVersionId: `${image}-build.12`, isDefault: true, creationDisabled: false, supportedPythonVersions: ['3.11'], releaseDate: { year: 2026, month: 12, day: 2 } },
+        { imageVersionId: CONFIG.composerImage, isDefault: false, creationDisabled: false, supportedPythonVersions: ['3.11'], releaseDate: { year: 2026, month: 11, day: 20 } },
         { imageVersionId: 'composer-2.16.1-airflow-2.10.5', isDefault: false, creationDisabled: false, releaseDate: { year: 2026, month: 11, day: 2 } },
       ],
     }],
@@ -174,7 +177,8 @@ describe('preflight on a project that takes the lab', () => {
     expect(rows.filter((r) => r.status !== 'ok')).toEqual([]);
     expect(code).toBe(0);
     expect(out).toContain('All checks passed');
-    expect(row(rows, 'composer image').found).toBe(`${CONFIG.composerImage} resolves to ${CONFIG.composerImage}-build.12 in us-central1`);
+    // The exact build is checked, not the newest build of its line.
+    expect(row(rows, 'composer image').found).toBe(`${CONFIG.composerImage} is creatable in us-central1`);
     expect(row(rows, 'quota CPUS (us-central1)').found).toBe('24 free of 24; the lab takes 14 (12 for a batch, 2 for the history server\'s e2-standard-2)');
     expect(row(rows, 'quota DISKS_TOTAL_GB (us-central1)').found).toBe(
       '3996 free of 4096; the lab takes 1235 (1200 GB for a batch\'s driver and executors, 35 GB for the history server\'s disk)');
@@ -217,9 +221,9 @@ const FAILURES: Array<[string, string, string, () => Answer, RegExp]> = [
   ['billing disabled', 'billing', `GET /v1/projects/${PROJECT}/billingInfo`,
     () => [200, { name: `projects/${PROJECT}/billingInfo`, projectId: PROJECT, billingAccountName: '', billingEnabled: false }], /not enabled/],
   ['image not offered', 'composer image', `GET /v1/projects/${PROJECT}/locations/us-central1/imageVersions?pageSize=500`,
-    () => [200, { imageVersions: [{ imageVersionId: 'composer-3-airflow-3.3.1-build.10', creationDisabled: false }] }], /is not offered in us-central1/],
+    () => [200, { imageVersions: [{ imageVersionId: 'composer-3-airflow-3.2.2-build.4', creationDisabled: false }] }], /is not offered in us-central1/],
   ['image no longer creatable', 'composer image', `GET /v1/projects/${PROJECT}/locations/us-central1/imageVersions?pageSize=500&pageToken=page-2`,
-    () => [200, { imageVersions: [{ imageVersionId: `${CONFIG.composerImage}-build.12`, creationDisabled: true }] }], /creation is disabled/],
+    () => [200, { imageVersions: [{ imageVersionId: CONFIG.composerImage, creationDisabled: true }] }], /creation is disabled/],
   ['regional CPUS short', 'quota CPUS (us-central1)', `GET /compute/v1/projects/${PROJECT}/regions/us-central1`,
     () => [200, { name: 'us-central1', quotas: [quota('CPUS', 8), quota('DISKS_TOTAL_GB', 4096)] }], /^8 free of 8; the lab takes 14/],
   ['regional disks short', 'quota DISKS_TOTAL_GB (us-central1)', `GET /compute/v1/projects/${PROJECT}/regions/us-central1`,
@@ -276,14 +280,14 @@ describe('each check failing', () => {
     const [legacy] = LEGACY_COMPOSER_IMAGES;
     answers[`GET /v1/projects/${PROJECT}/locations/us-central1/imageVersions?pageSize=500`] = () => [200, {
       imageVersions: [
-        { imageVersionId: 'composer-3-airflow-3.3.1-build.10', creationDisabled: false },
+        { imageVersionId: 'composer-3-airflow-3.2.2-build.4', creationDisabled: false },
         { imageVersionId: `${legacy}-build.14`, creationDisabled: false },
         { imageVersionId: `${legacy}-build.9`, creationDisabled: true },
       ],
     }];
     answers[`GET /v1/projects/${PROJECT}/locations/us-central1/imageVersions?pageSize=500&pageToken=page-2`] = () => [200, { imageVersions: [] }];
     const { rows } = await preflight();
-    // 3.3.1 is creatable but untested (S8S_COMPOSER_IMAGE refuses it), build.9 is not creatable.
+    // 3.2.2 is creatable but untested (S8S_COMPOSER_IMAGE refuses it), build.9 is not creatable.
     expect(row(rows, 'composer image').action).toBe(`set S8S_COMPOSER_IMAGE to a tested line the region creates: ${legacy}-build.14`);
   });
 

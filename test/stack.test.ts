@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { AIRFLOW_VARIABLES, JOB_TABLES, OPTIONAL_AIRFLOW_VARIABLES, TABLE_SCHEMAS } from '../lib/contract';
-import { DEFAULT_COMPOSER_IMAGE, TESTED_COMPOSER_IMAGES } from '../lib/config';
+import { DEFAULT_COMPOSER_IMAGE } from '../lib/config';
 import { SPARK_RUNTIME_VERSION } from '../lib/names';
 import { LAB_APIS } from '../lib/services';
 import {
