@@ -5,9 +5,10 @@
  */
 import { LabConfig, TESTED_COMPOSER_IMAGES } from '../lib/config';
 import { LabNames } from '../lib/names';
-import { LAB_APIS } from '../lib/services';
+import { NoAnswer } from './budget';
 import { ApiError, GoogleApis } from './google';
 import { labNeeds, QuotaNeed } from './needs';
+import { judgePolicy, ORG_CHECKS, Policy } from './orgpolicy';
 import { deployPermissions } from './permissions';
 
 export type Status = 'ok' | 'fail' | 'unknown';
@@ -18,6 +19,8 @@ export interface Row {
   readonly found: string;
   /** What to do; empty when nothing is. */
   readonly action: string;
+  /** Set when the row could not be read because an API is not enabled (not printed in the table). */
+  readonly disabledApi?: { readonly service: string; readonly consumer?: string };
 }
 
 export interface Context {
@@ -34,32 +37,38 @@ const unknown = (check: string, found: string, action: string): Row => ({ check,
 function fromError(check: string, e: unknown, otherwise = 'check the message; preflight reads only'): Row {
   if (e instanceof ApiError) {
     if (e.serviceDisabled) {
-      return unknown(check, `${e.service ?? 'an API'} is not enabled in ${e.consumer ?? 'the project'}`,
-        `${e.enableCommand ?? 'enable the API'} (deploy enables the lab's APIs itself; preflight changes nothing), then run preflight again`);
+      return {
+        ...unknown(check, `${e.service ?? 'an API'} is not enabled in ${e.consumer ?? 'the project'}`,
+          `${e.enableCommand ?? 'enable the API'} (preflight changes nothing itself), then run preflight again`),
+        ...(e.service ? { disabledApi: { service: e.service, consumer: e.consumer } } : {}),
+      };
     }
     return unknown(check, `HTTP ${e.httpStatus} ${e.status}: ${e.message}`, otherwise);
   }
-  return unknown(check, `no answer: ${(e as Error).message}`, 'check the network and run preflight again');
+  if (e instanceof NoAnswer) return unknown(check, e.message, 'check the network (a proxy or firewall in the way?), then run preflight again');
+  // fetch's own failures (DNS, refused connection) carry the reason in `cause`.
+  const cause = (e as { cause?: { message?: string } }).cause?.message;
+  return unknown(check, `could not be read: ${(e as Error).message}${cause ? ` (${cause})` : ''}`, 'check the network, then run preflight again');
 }
 
 interface Project { name: string; projectId: string; state: string }
 
-/** resourcemanager v3 projects.get: the project exists and is ACTIVE; its number names it for org policies. */
-async function checkProject(ctx: Context): Promise<{ row: Row; number?: string }> {
+/** resourcemanager v3 projects.get: the project exists and is ACTIVE. */
+async function checkProject(ctx: Context): Promise<Row> {
   const check = 'project';
   const id = ctx.config.projectId;
   try {
     const p = await ctx.api.get<Project>('resourcemanager', `/v3/projects/${id}`);
     if (p.state !== 'ACTIVE') {
-      return { row: fail(check, `${id} is ${p.state}`, 'deploy into an ACTIVE project (a project pending deletion can be restored with gcloud projects undelete)') };
+      return fail(check, `${id} is ${p.state}`, 'deploy into an ACTIVE project (a project pending deletion can be restored with gcloud projects undelete)');
     }
-    return { row: ok(check, `${id} (${p.name}) is ACTIVE`), number: p.name.replace(/^projects\//, '') };
+    return ok(check, `${id} (${p.name}) is ACTIVE`);
   } catch (e) {
     if (e instanceof ApiError && (e.httpStatus === 403 || e.httpStatus === 404) && !e.serviceDisabled) {
       // Google answers 403 both for a project that does not exist and for one you may not see.
-      return { row: fail(check, `${id}: HTTP ${e.httpStatus} ${e.status}: ${e.message}`, 'check GOOGLE_CLOUD_PROJECT; it must exist and you need resourcemanager.projects.get on it') };
+      return fail(check, `${id}: HTTP ${e.httpStatus} ${e.status}: ${e.message}`, 'check GOOGLE_CLOUD_PROJECT; it must exist and you need resourcemanager.projects.get on it');
     }
-    return { row: fromError(check, e) };
+    return fromError(check, e);
   }
 }
 
@@ -79,8 +88,12 @@ async function checkBilling(ctx: Context): Promise<Row> {
 interface ImageVersion { imageVersionId: string; creationDisabled?: boolean; releaseDate?: { year: number; month: number; day: number } }
 
 /**
- * composer v1 imageVersions.list in the region: the configured image (an exact build or an alias
- * without -build.N, which resolves to a build at creation) is listed and creatable.
+ * composer v1 imageVersions.list in the region, with includePastReleases=true: without it the list
+ * holds only the current release's builds, and a build pinned from an earlier release (still
+ * creatable for 12 months) would look not offered
+ * (https://cloud.google.com/composer/docs/reference/rest/v1/projects.locations.imageVersions/list).
+ * The configured image (an exact build or an alias without -build.N, which resolves to a build at
+ * creation) must be listed and creatable.
  */
 async function checkComposerImage(ctx: Context): Promise<Row> {
   const check = 'composer image';
@@ -90,7 +103,7 @@ async function checkComposerImage(ctx: Context): Promise<Row> {
     let pageToken = '';
     do {
       const page = await ctx.api.get<{ imageVersions?: ImageVersion[]; nextPageToken?: string }>(
-        'composer', `/v1/projects/${projectId}/locations/${region}/imageVersions?pageSize=500${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`);
+        'composer', `/v1/projects/${projectId}/locations/${region}/imageVersions?pageSize=500&includePastReleases=true${pageToken ? `&pageToken=${encodeURIComponent(pageToken)}` : ''}`);
       versions.push(...(page.imageVersions ?? []));
       pageToken = page.nextPageToken ?? '';
     } while (pageToken);
@@ -120,163 +133,118 @@ function byBuild(a: string, b: string): number {
   return 0;
 }
 
-interface Quota { metric: string; limit: number; usage: number }
+/** A quota as Compute Engine lists it; a usage of 0 may be left out. */
+interface Quota { metric: string; limit: number; usage?: number }
+/** Set instead of `quotas` when Compute Engine could not read them this time (Region.quotaStatusWarning). */
+interface QuotaWarning { code?: string; message?: string }
+interface WithQuotas { quotas?: Quota[]; quotaStatusWarning?: QuotaWarning }
 
-/** compute v1 regions.get and projects.get: each quota's limit minus usage covers what the lab takes. */
+/** compute v1 regions.get and projects.get, read at once: each quota's limit minus usage covers what the lab takes. */
 async function checkQuotas(ctx: Context): Promise<Row[]> {
   const { projectId, region } = ctx.config;
   const needs = labNeeds(ctx.config, ctx.batchSize);
-  const read = async (scope: 'region' | 'global') => {
-    const path = scope === 'region' ? `/compute/v1/projects/${projectId}/regions/${region}` : `/compute/v1/projects/${projectId}`;
-    return (await ctx.api.get<{ quotas?: Quota[] }>('compute', path)).quotas ?? [];
-  };
-  const rows: Row[] = [];
-  for (const scope of ['region', 'global'] as const) {
+  const byScope = await Promise.all((['region', 'global'] as const).map(async (scope): Promise<Row[]> => {
     const mine = needs.filter((n) => n.scope === scope);
-    let quotas: Quota[];
+    const path = scope === 'region' ? `/compute/v1/projects/${projectId}/regions/${region}` : `/compute/v1/projects/${projectId}`;
+    let answer: WithQuotas;
     try {
-      quotas = await read(scope);
+      answer = await ctx.api.get<WithQuotas>('compute', path);
     } catch (e) {
-      rows.push(...mine.map((n) => fromError(quotaName(n, region), e)));
-      continue;
+      return mine.map((n) => fromError(quotaName(n, region), e));
     }
-    for (const need of mine) rows.push(quotaRow(need, quotas.find((q) => q.metric === need.metric), region));
-  }
-  return rows;
+    return mine.map((need) => quotaRow(need, (answer.quotas ?? []).find((q) => q.metric === need.metric), answer.quotaStatusWarning, region));
+  }));
+  return byScope.flat();
 }
 
 const quotaName = (n: QuotaNeed, region: string) => `quota ${n.metric}${n.scope === 'region' ? ` (${region})` : ' (global)'}`;
 
-function quotaRow(need: QuotaNeed, quota: Quota | undefined, region: string): Row {
+function quotaRow(need: QuotaNeed, quota: Quota | undefined, warning: QuotaWarning | undefined, region: string): Row {
   const check = quotaName(need, region);
+  if (quota === undefined && warning !== undefined) {
+    // Compute Engine answered, but without its quotas: nothing is known about this one.
+    return unknown(check, `Compute Engine sent no quotas but a quotaStatusWarning: ${warning.code ?? 'no code'}: ${warning.message ?? 'no message'}`,
+      'a passing failure on Google\'s side: run preflight again in a minute');
+  }
   if (quota === undefined) return unknown(check, `${need.metric} is not listed`, 'check it in IAM & Admin > Quotas');
-  const free = quota.limit - quota.usage;
+  const usage = quota.usage ?? 0;
+  const free = quota.limit - usage;
   const found = `${free} free of ${quota.limit}; the lab takes ${need.amount} (${need.why})`;
   if (free >= need.amount) return ok(check, found);
-  return fail(check, found, `ask for at least ${quota.usage + need.amount} in IAM & Admin > Quotas (${need.metric}${need.scope === 'region' ? `, ${region}` : ''}), or free some up`);
+  return fail(check, found, `ask for at least ${usage + need.amount} in IAM & Admin > Quotas (${need.metric}${need.scope === 'region' ? `, ${region}` : ''}), or free some up`);
 }
 
-/** resourcemanager v3 projects.testIamPermissions: the caller holds what deploy and destroy use. */
-async function checkPermissions(ctx: Context): Promise<Row> {
-  const check = 'your permissions';
-  const wanted = deployPermissions();
+/** What testIamPermissions said of a list of names: those held, and those Google refused as names. */
+interface PermissionAnswer { held: Set<string>; rejected: Array<{ name: string; message: string }> }
+
+/** How many smaller groups a rejected list is split into before each name is tried alone. */
+const SPLIT = 8;
+
+/**
+ * resourcemanager v3 projects.testIamPermissions answers the names the caller holds, and HTTP 400
+ * for the whole call when one name is not a valid permission
+ * (https://cloud.google.com/resource-manager/reference/rest/v3/projects/testIamPermissions; a name
+ * that is not a project permission, such as resourcemanager.projects.create, gets the 400 too:
+ * googleapis/google-cloud-java#722). So
+ * that one bad name does not void the rest, a rejected list is checked again in smaller groups
+ * at once, and a rejected group name by name: at most three rounds.
+ */
+async function testPermissions(ctx: Context, names: readonly string[]): Promise<PermissionAnswer> {
   try {
     const res = await ctx.api.post<{ permissions?: string[] }>('resourcemanager',
-      `/v3/projects/${ctx.config.projectId}:testIamPermissions`, { permissions: wanted });
-    const granted = new Set(res.permissions ?? []);
-    const missing = wanted.filter((p) => !granted.has(p));
-    if (missing.length === 0) return ok(check, `all ${wanted.length} that deploy and destroy use`);
-    return fail(check, `missing ${missing.length} of ${wanted.length}: ${missing.join(', ')}`,
-      'ask for roles/owner on the project (simplest for a lab), or roles that grant the missing permissions');
+      `/v3/projects/${ctx.config.projectId}:testIamPermissions`, { permissions: names });
+    return { held: new Set(res.permissions ?? []), rejected: [] };
   } catch (e) {
-    return fromError(check, e);
+    if (!(e instanceof ApiError && e.httpStatus === 400)) throw e;
+    if (names.length === 1) return { held: new Set(), rejected: [{ name: names[0], message: e.message }] };
+    const size = Math.ceil(names.length / SPLIT);
+    const groups = Array.from({ length: Math.ceil(names.length / size) }, (_, i) => names.slice(i * size, (i + 1) * size));
+    const answers = await Promise.all(groups.map((g) => testPermissions(ctx, g)));
+    return { held: new Set(answers.flatMap((a) => [...a.held])), rejected: answers.flatMap((a) => a.rejected) };
   }
 }
 
-// --- Organization policies (orgpolicy v2 getEffectivePolicy) ---
-
-interface PolicyRule {
-  values?: { allowedValues?: string[]; deniedValues?: string[] };
-  allowAll?: boolean;
-  denyAll?: boolean;
-  enforce?: boolean;
-  condition?: unknown;
-}
-interface Policy { spec?: { rules?: PolicyRule[] } }
-
-/** What the effective list policy allows, merged over its rules; conditional rules are flagged. */
-function listPolicy(p: Policy) {
-  const rules = p.spec?.rules ?? [];
-  return {
-    conditional: rules.some((r) => r.condition !== undefined),
-    denyAll: rules.some((r) => r.denyAll === true && r.condition === undefined),
-    allowAll: rules.length === 0 || rules.some((r) => r.allowAll === true && r.condition === undefined),
-    allowed: rules.flatMap((r) => r.values?.allowedValues ?? []).map(bare),
-    denied: rules.flatMap((r) => r.values?.deniedValues ?? []).map(bare),
-  };
-}
-const bare = (v: string) => v.replace(/^is:/, '');
-
-function enforced(p: Policy): boolean {
-  return (p.spec?.rules ?? []).some((r) => r.enforce === true && r.condition === undefined);
-}
-
-interface OrgCheck {
-  readonly constraint: string;
-  /** Why a Google Cloud engineer checks it for this lab. */
-  readonly why: string;
-  readonly evaluate: (p: Policy, config: LabConfig) => { status: Status; found: string; action?: string };
+/** The caller holds what deploy and destroy use; a name Google refuses is preflight's own fault, reported apart. */
+async function checkPermissions(ctx: Context): Promise<Row[]> {
+  const check = 'your permissions';
+  const wanted = deployPermissions();
+  let answer: PermissionAnswer;
+  try {
+    answer = await testPermissions(ctx, wanted);
+  } catch (e) {
+    return [fromError(check, e)];
+  }
+  const rejected = new Set(answer.rejected.map((r) => r.name));
+  const checked = wanted.filter((p) => !rejected.has(p));
+  const missing = checked.filter((p) => !answer.held.has(p));
+  const ask = 'ask for roles/owner on the project (simplest for a lab), or roles that grant the missing permissions';
+  const rows: Row[] = [];
+  if (checked.length > 0 && missing.length === checked.length) {
+    rows.push(fail(check, `you hold none of the ${checked.length} permissions deploy and destroy use (${missing.join(', ')})`, ask));
+  } else if (missing.length > 0) {
+    rows.push(fail(check, `missing ${missing.length} of ${checked.length}: ${missing.join(', ')}`, ask));
+  } else {
+    rows.push(ok(check, `all ${checked.length} that deploy and destroy use${rejected.size > 0 ? ` (of ${wanted.length}: see the row below)` : ''}`));
+  }
+  if (rejected.size > 0) {
+    rows.push(unknown('preflight\'s permission list',
+      `Google refused ${[...rejected].join(', ')} as not a valid permission (${answer.rejected[0].message}); the other ${checked.length} were checked`,
+      'a fault in preflight (preflight/permissions.ts), not in your project: please report it; deploy may still need what the name meant'));
+  }
+  return rows;
 }
 
 /**
- * The organization policies that would stop the lab, each with the reason. Constraints:
- * https://cloud.google.com/resource-manager/docs/organization-policy/org-policy-constraints.
+ * orgpolicy v2 getEffectivePolicy for each constraint, named by the project id (the API accepts it
+ * and answers with the number: https://cloud.google.com/resource-manager/docs/reference/orgpolicy/rest/v2/projects.policies),
+ * so the policies are read at once with everything else rather than after projects.get.
  */
-export const ORG_CHECKS: readonly OrgCheck[] = [
-  {
-    constraint: 'gcp.resourceLocations',
-    why: 'every lab resource is in S8S_REGION; Composer needs the whole region allowed, not a zone (https://cloud.google.com/composer/docs/resource-location-restrictions)',
-    evaluate: (p, { region }) => {
-      const l = listPolicy(p);
-      const covers = (v: string) => v === region || v === `in:${region}-locations`;
-      if (l.denyAll || l.denied.some(covers)) return { status: 'fail', found: `${region} is denied`, action: 'pick an allowed S8S_REGION or ask for an exception' };
-      if (l.allowAll && l.allowed.length === 0) return { status: 'ok', found: 'not restricted' };
-      if (l.allowed.some(covers)) return { status: 'ok', found: `${region} is allowed (the stack grants s8s-lab-sa ActAs on itself, which Composer 3 needs here)` };
-      const groups = l.allowed.filter((v) => v.startsWith('in:'));
-      if (groups.length > 0 || l.conditional) {
-        return { status: 'unknown', found: `allowed: ${l.allowed.join(', ')}${l.conditional ? ' (with conditions)' : ''}`, action: `make sure ${region} is in one of these value groups` };
-      }
-      return { status: 'fail', found: `allowed: ${l.allowed.join(', ')}; not ${region}`, action: 'pick an allowed S8S_REGION or ask for an exception' };
-    },
-  },
-  {
-    constraint: 'iam.disableServiceAccountCreation',
-    why: 'the stack creates two service accounts (s8s-lab-sa, s8s-spark-sa)',
-    evaluate: (p) => (enforced(p)
-      ? { status: 'fail', found: 'enforced: service accounts cannot be created', action: 'ask for an exception on this project' }
-      : { status: 'ok', found: 'not enforced' }),
-  },
-  {
-    constraint: 'gcp.restrictServiceUsage',
-    why: 'the lab uses these APIs: ' + LAB_APIS.join(', '),
-    evaluate: (p) => {
-      const l = listPolicy(p);
-      const blocked = LAB_APIS.filter((s) => l.denyAll || l.denied.includes(s) || (!l.allowAll && l.allowed.length > 0 && !l.allowed.includes(s)));
-      if (blocked.length > 0) return { status: 'fail', found: `not allowed: ${blocked.join(', ')}`, action: 'ask for these services to be allowed on this project' };
-      return { status: l.conditional ? 'unknown' : 'ok', found: l.conditional ? 'has conditional rules' : 'every lab API is allowed', action: l.conditional ? 'check the conditions' : '' };
-    },
-  },
-  {
-    constraint: 'gcp.restrictNonCmekServices',
-    why: 'the lab uses Google-managed keys (a Cloud KMS key could never be deleted by destroy; lib/policy.ts)',
-    evaluate: (p) => {
-      const l = listPolicy(p);
-      const cmekOnly = ['bigquery.googleapis.com', 'composer.googleapis.com', 'compute.googleapis.com', 'dataproc.googleapis.com', 'storage.googleapis.com']
-        .filter((s) => l.denyAll || l.denied.includes(s));
-      if (cmekOnly.length > 0) return { status: 'fail', found: `CMEK required for ${cmekOnly.join(', ')}`, action: 'ask for an exception on this project (the lab holds synthetic data only)' };
-      return { status: 'ok', found: 'Google-managed keys are allowed for the lab\'s services' };
-    },
-  },
-  {
-    constraint: 'storage.softDeletePolicySeconds',
-    why: 'the lab\'s buckets turn soft delete off (retention 0), so destroy leaves nothing billing (lib/storage.ts)',
-    evaluate: (p) => {
-      const l = listPolicy(p);
-      if (l.denyAll || l.denied.includes('0') || (!l.allowAll && l.allowed.length > 0 && !l.allowed.includes('0'))) {
-        return { status: 'fail', found: `a retention of 0 is not allowed (allowed: ${l.allowed.join(', ') || 'none'})`, action: 'ask for an exception: bucket creation would fail' };
-      }
-      return { status: 'ok', found: 'a retention of 0 is allowed' };
-    },
-  },
-];
-
-async function checkOrgPolicies(ctx: Context, projectNumber: string | undefined): Promise<Row[]> {
+async function checkOrgPolicies(ctx: Context): Promise<Row[]> {
   return Promise.all(ORG_CHECKS.map(async (c): Promise<Row> => {
     const check = `org policy ${c.constraint}`;
-    if (projectNumber === undefined) return unknown(check, 'needs the project, which could not be read', 'fix the project check first');
     try {
-      const policy = await ctx.api.get<Policy>('orgpolicy', `/v2/projects/${projectNumber}/policies/${c.constraint}:getEffectivePolicy`);
-      const r = c.evaluate(policy, ctx.config);
+      const policy = await ctx.api.get<Policy>('orgpolicy', `/v2/projects/${ctx.config.projectId}/policies/${c.constraint}:getEffectivePolicy`);
+      const r = judgePolicy(c, policy, ctx.config);
       return { check, status: r.status, found: r.found, action: r.status === 'ok' ? '' : `${r.action ?? ''} (why it matters: ${c.why})` };
     } catch (e) {
       return fromError(check, e, 'ask for orgpolicy.policy.get (roles/orgpolicy.policyViewer) or ask an administrator');
@@ -284,13 +252,12 @@ async function checkOrgPolicies(ctx: Context, projectNumber: string | undefined)
   }));
 }
 
-/** Every check, the project first (its number names the org policies), the rest at once. */
+/** Every check at once: no read depends on another, so the slowest alone sets the time taken. */
 export async function runChecks(ctx: Context): Promise<Row[]> {
-  const project = await checkProject(ctx);
-  const [billing, image, quotas, permissions, policies] = await Promise.all([
-    checkBilling(ctx), checkComposerImage(ctx), checkQuotas(ctx), checkPermissions(ctx), checkOrgPolicies(ctx, project.number),
+  const [project, billing, image, quotas, permissions, policies] = await Promise.all([
+    checkProject(ctx), checkBilling(ctx), checkComposerImage(ctx), checkQuotas(ctx), checkPermissions(ctx), checkOrgPolicies(ctx),
   ]);
-  return [project.row, billing, image, ...quotas, permissions, ...policies];
+  return [project, billing, image, ...quotas, ...permissions, ...policies];
 }
 
 /** 1 if any check failed, 2 if none failed but some could not be read, 0 when all passed. */

@@ -1,17 +1,24 @@
 /**
  * The few Google Cloud REST calls preflight makes, with every base URL overridable so that the
- * tests answer them from a local server. Read-only: GET, and two POSTs that only read
- * (testIamPermissions).
+ * tests answer them from a local server. Read-only: GET, and POSTs that only read
+ * (testIamPermissions). Every call is bounded in time (preflight/budget.ts).
  */
+import { Budget } from './budget';
 
 /** The APIs preflight calls, their public base URLs and the variable that overrides each. */
 export const ENDPOINTS = {
-  resourcemanager: { url: 'https://cloudresourcemanager.googleapis.com', env: 'S8S_PREFLIGHT_RESOURCEMANAGER_URL' },
-  cloudbilling: { url: 'https://cloudbilling.googleapis.com', env: 'S8S_PREFLIGHT_CLOUDBILLING_URL' },
-  composer: { url: 'https://composer.googleapis.com', env: 'S8S_PREFLIGHT_COMPOSER_URL' },
-  compute: { url: 'https://compute.googleapis.com', env: 'S8S_PREFLIGHT_COMPUTE_URL' },
-  orgpolicy: { url: 'https://orgpolicy.googleapis.com', env: 'S8S_PREFLIGHT_ORGPOLICY_URL' },
+  resourcemanager: { url: 'https://cloudresourcemanager.googleapis.com', env: 'S8S_PREFLIGHT_RESOURCEMANAGER_URL', service: 'cloudresourcemanager.googleapis.com' },
+  cloudbilling: { url: 'https://cloudbilling.googleapis.com', env: 'S8S_PREFLIGHT_CLOUDBILLING_URL', service: 'cloudbilling.googleapis.com' },
+  composer: { url: 'https://composer.googleapis.com', env: 'S8S_PREFLIGHT_COMPOSER_URL', service: 'composer.googleapis.com' },
+  compute: { url: 'https://compute.googleapis.com', env: 'S8S_PREFLIGHT_COMPUTE_URL', service: 'compute.googleapis.com' },
+  orgpolicy: { url: 'https://orgpolicy.googleapis.com', env: 'S8S_PREFLIGHT_ORGPOLICY_URL', service: 'orgpolicy.googleapis.com' },
 } as const;
+
+/** The APIs preflight reads: what an empty project must enable before preflight can read it. */
+export const PREFLIGHT_APIS: readonly string[] = Object.values(ENDPOINTS).map((e) => e.service);
+
+/** Where Google refreshes user credentials (google-auth-library's default). */
+export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';
 export type Api = keyof typeof ENDPOINTS;
 
 /** Where ADC's user credentials are refreshed; overridable for the same reason. */
@@ -81,8 +88,8 @@ export class GoogleApis {
   constructor(
     private readonly endpoints: Record<Api, string>,
     private readonly auth: HeaderSource,
-    /** Per request; every call preflight makes answers in well under a second. */
-    private readonly timeoutMs = 20000,
+    /** Shared by every call of one run (preflight/budget.ts). */
+    private readonly budget: Budget = new Budget(),
   ) {}
 
   get<T>(api: Api, path: string): Promise<T> {
@@ -93,14 +100,18 @@ export class GoogleApis {
     return this.call<T>(api, path, 'POST', body);
   }
 
-  private async call<T>(api: Api, path: string, method: string, body?: unknown): Promise<T> {
+  /**
+   * One request, bounded by what is left of the budget. A request that runs out of time rejects
+   * with NoAnswer naming the method and URL (without its query) and how long it waited.
+   */
+  private call<T>(api: Api, path: string, method: string, body?: unknown): Promise<T> {
     const url = `${this.endpoints[api]}${path}`;
-    const headers = new Headers(await this.auth.getRequestHeaders(url));
-    if (body !== undefined) headers.set('content-type', 'application/json');
-    const res = await fetch(url, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.timeoutMs),
+    return this.budget.within(`${method} ${url.split('?')[0]}`, async (signal) => {
+      const headers = new Headers(await this.auth.getRequestHeaders(url));
+      if (body !== undefined) headers.set('content-type', 'application/json');
+      const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+      if (!res.ok) throw await errorFrom(res);
+      return (await res.json()) as T;
     });
-    if (!res.ok) throw await errorFrom(res);
-    return (await res.json()) as T;
   }
 }
