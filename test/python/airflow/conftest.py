@@ -134,8 +134,13 @@ def _run_task_supervised(*, ti, task, run_triggerer: bool = False) -> None:
 
     from airflow.sdk.api.datamodels._generated import BundleInfo
     from airflow.sdk.api.datamodels._generated import TaskInstance as TaskInstanceSDK
-    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor, supervise
+    from airflow.sdk.execution_time import supervisor
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
     from airflow.utils.state import TaskInstanceState
+
+    # Task SDK 1.3 (Airflow 3.3) renamed supervise() to supervise_task(), same keywords; the old
+    # name warns. Earlier SDKs have only supervise().
+    supervise = getattr(supervisor, "supervise_task", None) or supervisor.supervise
 
     ti.set_state(TaskInstanceState.QUEUED)  # the Execution API starts only a queued task
     supervise(
