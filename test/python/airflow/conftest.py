@@ -71,7 +71,7 @@ AIRFLOW_3 = LINE["airflow"].startswith("3.")
 
 # How a run comes to be, per line. "cli" is what the stack's train_command and score_command run
 # (`airflow dags trigger` without --logical-date: on Airflow 3 the run has no logical date);
-# "ui" is the UI's trigger form as it opens (Airflow 3.2.2's form pre-fills the logical date with
+# "ui" is the UI's trigger form as it opens (Airflow 3's form, as read on 3.2.2, pre-fills the logical date with
 # the current time for a DAG that is not partitioned); "airflow2" is any
 # Airflow 2 trigger, which always has one.
 TRIGGERS = ("cli", "ui") if AIRFLOW_3 else ("airflow2",)
