@@ -1,11 +1,11 @@
 /**
  * Facts shared with the Python side, read from the files the Python code reads too.
  *
- * - pyspark/table_schemas.json: the lab's BigQuery tables (the job's outputs and run rows, the model registry).
+ * - pyspark/s8s_churn/table_schemas.json: the lab's BigQuery tables (the job's outputs and run rows, the model registry).
  * - airflow/variables.json: the Airflow variables the DAGs read.
  */
 import airflowVariables from '../airflow/variables.json';
-import tableSchemas from '../pyspark/table_schemas.json';
+import tableSchemas from '../pyspark/s8s_churn/table_schemas.json';
 
 export interface BigQueryColumn {
   readonly name: string;
@@ -25,7 +25,7 @@ export const MODEL_VERSIONS_TABLE = 'model_versions';
 export const JOB_TABLES: readonly string[] = [PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE];
 
 /**
- * Each model version's metadata file, relative to the models bucket: pyspark/lab_registry.py
+ * Each model version's metadata file, relative to the models bucket: pyspark/s8s_churn/registry.py
  * writes `<models root>/<version>/metadata.json` under the DAG's `gs://<models bucket>/churn-model`,
  * and model_versions reads them all (the Spark suite checks the three agree).
  */

@@ -127,7 +127,8 @@ export class LabStack extends TerraformStack {
       rules: [
         // batch_size.json: the batch's size, read by s8s_common.py beside it (and by npm run preflight).
         { folder: 'airflow/dags', extensions: ['.py', '.json'], bucket: b.composer.bucket.name, prefix: 'dags' },
-        { folder: 'pyspark', extensions: ['.py', '.json'], bucket: b.code.bucket.name, prefix: 'pyspark' },
+        { folder: 'pyspark', extensions: ['.py'], bucket: b.code.bucket.name, prefix: 'pyspark' },
+        { folder: 'pyspark/s8s_churn', extensions: ['.py', '.json'], bucket: b.code.bucket.name, prefix: 'pyspark/s8s_churn' },
         { folder: 'pyspark/data', extensions: ['.csv'], bucket: b.data.bucket.name, prefix: 'data' },
       ],
     });

@@ -9,9 +9,9 @@ cd "$(dirname "$here")"
 spark="$("$here/python-env.sh" spark)"
 mapfile -t airflow_envs < <(python3 -c 'import json; [print(l["testEnv"]) for l in json.load(open("airflow/composer_images.json"))["lines"]]')
 lint="$("$here/python-env.sh" lint)"
-echo "== ruff: jobs, scripts and tests (scripts/ruff.toml); the DAGs are linted by the Airflow suite"
-"$lint/bin/ruff" check --config scripts/ruff.toml pyspark scripts test/python
-"$lint/bin/ruff" format --config scripts/ruff.toml --check pyspark scripts test/python
+echo "== ruff: jobs, local lab, benchmark, scripts and tests (scripts/ruff.toml); the DAGs are linted by the Airflow suite"
+"$lint/bin/ruff" check --config scripts/ruff.toml pyspark local bench scripts test/python
+"$lint/bin/ruff" format --config scripts/ruff.toml --check pyspark local bench scripts test/python
 echo "== Spark jobs (pytest, local SparkSession)"
 "$spark/bin/python" -m pytest -p no:cacheprovider -q test/python/spark
 echo "== Cloud twin: the scoring job and the shipped queries against the Cloud Storage and BigQuery emulators"

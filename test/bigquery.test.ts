@@ -4,7 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import tableSchemas from '../pyspark/table_schemas.json';
+import tableSchemas from '../pyspark/s8s_churn/table_schemas.json';
 import {
   JOB_TABLES, MODEL_METADATA_PATTERN, MODEL_VERSIONS_TABLE, RUNS_TABLE, TABLE_SCHEMAS,
 } from '../lib/contract';

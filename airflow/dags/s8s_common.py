@@ -32,9 +32,12 @@ START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 # Where the stack uploads things (lib/stack.ts) and where training registers models.
 CODE = "gs://{{ var.value.code_bucket }}/pyspark"
 MODELS_ROOT = "gs://{{ var.value.model_bucket }}/churn-model"
-# The modules the jobs import, every pyspark/lab_*.py (the Airflow suite checks the list is whole).
-JOB_MODULES = [f"lab_{name}.py" for name in ("contract", "features", "job", "model", "registry", "sinks", "validation")]
-# The BigQuery tables the scoring job writes (keys of pyspark/table_schemas.json) and the check reads.
+# The modules the jobs import, every pyspark/s8s_churn/*.py (the Airflow suite checks the list is whole).
+JOB_MODULES = [
+    f"s8s_churn/{name}.py"
+    for name in ("__init__", "contract", "features", "job", "model", "registry", "scoring", "sinks", "training", "validation")
+]
+# The BigQuery tables the scoring job writes (keys of pyspark/s8s_churn/table_schemas.json) and the check reads.
 PREDICTIONS_TABLE = "batch_predictions"
 REJECTS_TABLE = "batch_rejects"
 RUNS_TABLE = "batch_runs"
@@ -47,7 +50,7 @@ def input_uri(sample_file: str) -> str:
 
 
 PIPELINE_ID = "{{ pipeline_id_for(run_id) }}"
-# Model version names, as pyspark/lab_registry.py checks them; "latest" only when scoring.
+# Model version names, as pyspark/s8s_churn/registry.py checks them; "latest" only when scoring.
 VERSION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 SCORING_VERSION_PATTERN = r"^(latest|[a-z0-9][a-z0-9._-]{0,62})$"
 
@@ -86,7 +89,7 @@ def default_model_version(dag_run: Any) -> str:
     """The version a training run registers when the trigger names none: v<run timestamp to the
     second>-<8 hex digits of the run id>, e.g. v20261201t090229-1f0c3a9e. Unique per run (two runs
     triggered in the same second differ in their run ids), the same on every attempt, and valid
-    for pyspark/lab_registry.py (at most 63 of [a-z0-9._-])."""
+    for pyspark/s8s_churn/registry.py (at most 63 of [a-z0-9._-])."""
     stamp = run_timestamp(dag_run).strftime("%Y%m%dt%H%M%S")
     return f"v{stamp}-{hashlib.sha256(dag_run.run_id.encode()).hexdigest()[:8]}"
 
@@ -153,7 +156,7 @@ def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
         "pyspark_batch": {
             "main_python_file_uri": f"{CODE}/{main_file}",
             "python_file_uris": [f"{CODE}/{name}" for name in JOB_MODULES],
-            "file_uris": [f"{CODE}/table_schemas.json"],
+            "file_uris": [f"{CODE}/s8s_churn/table_schemas.json"],
             "args": args,
         },
         "runtime_config": {

@@ -1,7 +1,7 @@
 """The scoring DAG's check task against the BigQuery emulator, on rows the scoring job really wrote.
 
-The cloud twin (scripts/twin.py) runs both emulators; the scoring job runs in the Spark environment
-(scripts/local_lab.py, --sink bigquery, the same job the DAG submits) and writes its three tables to
+The cloud twin (local/twin) runs both emulators; the scoring job runs in the Spark environment
+(local/cli.py, --sink bigquery, the same job the DAG submits) and writes its three tables to
 the emulated BigQuery. Then the DAG's own check_predictions_written task runs with the run's
 pipeline_id and batch, its BigQueryHook pointed at the emulator (BIGQUERY_EMULATOR_HOST), and the
 emulator answers its one parameterized reconciliation query from those rows: no canned answer.
@@ -9,17 +9,18 @@ emulator answers its one parameterized reconciliation query from those rows: no 
 
 from __future__ import annotations
 
+import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, sample_reconciled
+from local import twin
 
-sys.path.insert(0, str(REPO / "scripts"))
-
-import twin  # noqa: E402
+# How `npm run local` runs the local lab: `python -m local.cli` from the repository root, the jobs'
+# folder on PYTHONPATH.
+LOCAL_RUN = {"cwd": REPO, "env": {**os.environ, "PYTHONPATH": str(REPO / "pyspark")}}
 
 RUN_ID = "manual__2026-12-01T10:00:00+00:00"
 LOCATION = "us-central1"  # the stack's default region: the dataset's location in the twin
@@ -47,11 +48,11 @@ def google(emulator, monkeypatch):
 def score(state, pipeline_id: str, batch_id: str, model_version: str | None = None) -> str:
     """Runs the scoring job (training a model first unless given one); its output."""
     spark = twin.python_env("spark")
-    cmd = [str(spark / "bin" / "python"), str(REPO / "scripts" / "local_lab.py"), "--twin", state.root]
+    cmd = [str(spark / "bin" / "python"), "-m", "local.cli", "--twin", state.root]
     cmd += ["--workdir", str(Path(state.root) / "run"), "--pipeline-id", pipeline_id, "--batch-id", batch_id]
     if model_version:
         cmd += ["--model-version", model_version]
-    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, **LOCAL_RUN)
     assert done.returncode == 0, done.stdout[-4000:]
     return done.stdout
 
@@ -179,7 +180,7 @@ def test_a_second_run_row_for_the_pipeline_id_fails_the_check(google, first_run)
 @pytest.fixture()
 def dataproc_in_twin(google, first_run, monkeypatch):
     """A Dataproc API (google_fakes.FakeDataproc) that runs each batch it is asked to create: the
-    batch's own main file and arguments, through scripts/twin_batch.py, against the twin. The
+    batch's own main file and arguments, through local/dataproc/batch.py, against the twin. The
     batch ends SUCCEEDED when the job exits 0, FAILED otherwise, unless `forced` names the end
     state of the next batch (the job still runs). The Airflow variables name the twin's project and
     buckets, so the DAG's request is the one a deployed lab sends, pointed at the twin's resources."""
@@ -200,8 +201,10 @@ def dataproc_in_twin(google, first_run, monkeypatch):
     def run_batch(request, context) -> None:
         job = request.batch.pyspark_batch
         spark = twin.python_env("spark")
-        cmd = [str(spark / "bin" / "python"), str(REPO / "scripts" / "twin_batch.py"), google.root, job.main_python_file_uri]
-        done = subprocess.run([*cmd, *job.args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+        cmd = [str(spark / "bin" / "python"), "-m", "local.dataproc.batch", google.root, job.main_python_file_uri]
+        done = subprocess.run(
+            [*cmd, *job.args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, **LOCAL_RUN
+        )
         dataproc.ran.append((request.batch_id, done.returncode, done.stdout))
         ok = State.SUCCEEDED if done.returncode == 0 else State.FAILED
         dataproc.outcomes.append(dataproc.forced.pop(0) if dataproc.forced else ok)

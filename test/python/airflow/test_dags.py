@@ -147,10 +147,10 @@ def test_run_timestamp_is_the_logical_date_else_run_after():
 
 
 def test_version_pattern_is_the_registrys():
-    """The DAGs check a trigger's model_version with the pattern pyspark/lab_registry.py enforces."""
+    """The DAGs check a trigger's model_version with the pattern pyspark/s8s_churn/registry.py enforces."""
     import s8s_common
 
-    registry = (REPO / "pyspark" / "lab_registry.py").read_text()
+    registry = (REPO / "pyspark" / "s8s_churn" / "registry.py").read_text()
     pattern = re.search(r'MODEL_VERSION = re\.compile\(r"([^"]+)"\)', registry).group(1)
     assert s8s_common.VERSION_PATTERN == pattern
     assert s8s_common.SCORING_VERSION_PATTERN == "^(latest|" + pattern[1:-1] + ")$"
@@ -186,11 +186,11 @@ def test_dag_paths_match_what_the_stack_uploads_and_the_job_writes():
     import s8s_common
 
     jobs = REPO / "pyspark"
-    for name in ("batch_scoring.py", "model_training.py", "table_schemas.json", *s8s_common.JOB_MODULES):
+    for name in ("batch_scoring.py", "model_training.py", "s8s_churn/table_schemas.json", *s8s_common.JOB_MODULES):
         assert (jobs / name).is_file()
-    # The tables the DAGs name are tables the stack creates from pyspark/table_schemas.json, and the
+    # The tables the DAGs name are tables the stack creates from pyspark/s8s_churn/table_schemas.json, and the
     # reconciliation reads the columns the scoring job writes there.
-    tables = json.loads((jobs / "table_schemas.json").read_text())
+    tables = json.loads((jobs / "s8s_churn" / "table_schemas.json").read_text())
     named = {s8s_common.PREDICTIONS_TABLE, s8s_common.REJECTS_TABLE, s8s_common.RUNS_TABLE}
     assert named <= set(tables), sorted(named - set(tables))
     sql = s8s_common.reconciliation_sql("p.d")

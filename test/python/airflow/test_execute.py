@@ -136,9 +136,9 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
     }
     job = batch.pyspark_batch
     assert job.main_python_file_uri == "gs://s8s-demo-proj-code/pyspark/batch_scoring.py"
-    shipped = sorted(p.name for p in (REPO / "pyspark").glob("lab_*.py"))
+    shipped = sorted(f"s8s_churn/{p.name}" for p in (REPO / "pyspark" / "s8s_churn").glob("*.py"))
     assert list(job.python_file_uris) == [f"gs://s8s-demo-proj-code/pyspark/{name}" for name in shipped]
-    assert list(job.file_uris) == ["gs://s8s-demo-proj-code/pyspark/table_schemas.json"]
+    assert list(job.file_uris) == ["gs://s8s-demo-proj-code/pyspark/s8s_churn/table_schemas.json"]
     assert list(job.jar_file_uris) == []  # the runtime's own BigQuery connector, never a second copy
     assert args_of(request) == {
         "pipeline-id": pipeline_id,

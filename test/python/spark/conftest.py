@@ -33,7 +33,7 @@ def spark():
 @pytest.fixture(scope="session")
 def sample_files(tmp_path_factory):
     """The lab's sample files, generated afresh."""
-    import sample_data
+    from local import sample_data
 
     out = tmp_path_factory.mktemp("data")
     sample_data.write_lab_samples(out)
@@ -43,13 +43,13 @@ def sample_files(tmp_path_factory):
 @pytest.fixture(scope="session")
 def models_root(spark, sample_files, tmp_path_factory):
     """A models folder with one version, v-test, trained on the lab's training sample."""
-    import model_training
+    from s8s_churn import training
 
     root = tmp_path_factory.mktemp("models")
-    args = model_training.parse_args(
+    args = training.parse_args(
         ["--input", str(sample_files["training"]), "--models-root", str(root), "--model-version", "v-test", "--num-trees", "30"]
     )
-    model_training.train(spark, args)
+    training.train(spark, args)
     return root
 
 

@@ -17,11 +17,11 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 from py4j.protocol import Py4JJavaError
 
-import batch_scoring
 from conftest import job_args
-from lab_contract import PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE, load_table_schemas
-from lab_job import JobError
-from lab_sinks import BATCH_LABEL, LABEL_VALUE_MAX, PIPELINE_LABEL, BigQuerySink, fence_earlier_jobs, label_value, run_row
+from s8s_churn import scoring
+from s8s_churn.contract import PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE, load_table_schemas
+from s8s_churn.job import JobError
+from s8s_churn.sinks import BATCH_LABEL, LABEL_VALUE_MAX, PIPELINE_LABEL, BigQuerySink, fence_earlier_jobs, label_value, run_row
 
 DAG_ARGS = [
     "--pipeline-id=manual-2026-01-31t12-00-00-00-0-cce451e4",
@@ -149,7 +149,7 @@ def anonymous_google(monkeypatch):
 
 
 def test_the_dag_arguments_build_a_connected_sink_before_any_spark_work(anonymous_google):
-    cfg = batch_scoring.parse_args(DAG_ARGS)
+    cfg = scoring.parse_args(DAG_ARGS)
     labels = {PIPELINE_LABEL: PIPELINE, BATCH_LABEL: EARLIER_BATCH}  # DAG_ARGS is attempt 1
     assert cfg.sink == BigQuerySink("demo-proj", "customer_churn_ds", "s8s-demo-proj-spark", labels=labels)
     assert isinstance(cfg.sink.client, bigquery.Client) and cfg.sink.client.project == "demo-proj"
@@ -167,17 +167,17 @@ def test_a_runtime_without_the_client_library_fails_at_argument_parsing(monkeypa
     monkeypatch.delattr(google.cloud, "bigquery")
     monkeypatch.setitem(sys.modules, "google.cloud.bigquery", None)
     with pytest.raises(SystemExit) as e:
-        batch_scoring.parse_args(DAG_ARGS)
+        scoring.parse_args(DAG_ARGS)
     assert e.value.code == 2
     assert "--sink bigquery: the google-cloud-bigquery package does not import here" in capsys.readouterr().err
 
 
 def test_bad_batch_ids_are_refused():
     base = ["--pipeline-id", "p1", "--input", "x", "--models-root", "m", "--sink", "local", "--output", "o"]
-    assert batch_scoring.parse_args(base).batch_id == "local"
+    assert scoring.parse_args(base).batch_id == "local"
     for bad in ("Has_Upper", "abc", "x" * 64):
         with pytest.raises(SystemExit):
-            batch_scoring.parse_args(base + ["--batch-id", bad])
+            scoring.parse_args(base + ["--batch-id", bad])
 
 
 def test_the_run_s_earlier_rows_are_deleted_by_a_bound_parameter():
@@ -244,7 +244,7 @@ def test_the_run_row_is_merged_with_one_typed_parameter_per_column():
 
 
 def test_a_run_row_that_does_not_fit_the_table_is_refused():
-    from lab_job import JobError
+    from s8s_churn.job import JobError
 
     t0 = datetime(2026, 1, 31, tzinfo=timezone.utc)
     fields = dict(pipeline_id="r", batch_id="b", model_version="v", input_uri="u", started_at=t0, ended_at=t0)
@@ -257,7 +257,7 @@ def labelled(batch_id: str, pipeline_id: str = PIPELINE) -> dict:
 
 
 def test_every_bigquery_job_of_the_run_carries_its_pipeline_and_batch_labels(anonymous_google):
-    sink = batch_scoring.parse_args(DAG_ARGS).sink
+    sink = scoring.parse_args(DAG_ARGS).sink
     assert sink.labels == labelled(EARLIER_BATCH)  # DAG_ARGS is attempt 1
     # The connector copies bigQueryJobLabel.<key> options onto its load jobs (SparkBigQueryConfig.
     # parseBigQueryLabels and BigQueryClient.JobConfigurationFactory in spark-bigquery-connector).
@@ -350,7 +350,7 @@ def test_the_scoring_job_fences_an_earlier_attempts_load_before_its_delete(
     bigquery_args = ["--sink", "bigquery", "--project", "demo-proj", "--dataset", "customer_churn_ds"]
     argv = local[: local.index("--sink")] + bigquery_args + ["--temp-bucket", "b", "--batch-id", THIS_BATCH]
     with pytest.raises(Py4JJavaError, match=r"\[DATA_SOURCE_NOT_FOUND\] Failed to find the data source: bigquery"):
-        batch_scoring.main(argv + ["--execution-ts", "2026-01-31T12:00:00Z"])
+        scoring.main(argv + ["--execution-ts", "2026-01-31T12:00:00Z"])
     calls = [(method, path) for method, path, _ in transport.calls()]
     assert calls[:4] == [
         ("GET", JOBS),

@@ -8,17 +8,16 @@ import sys
 
 import pytest
 
-import batch_scoring
-import model_training
 from conftest import JOBS, job_args, write_csv
-from lab_contract import _BQ_TO_SPARK, INPUT_COLUMNS, PREDICTIONS_TABLE, REJECTS_TABLE, load_table_schemas
-from lab_job import JobError, run_main
-from lab_registry import METADATA_FILE, resolve_model_version
+from s8s_churn import scoring, training
+from s8s_churn.contract import _BQ_TO_SPARK, INPUT_COLUMNS, PREDICTIONS_TABLE, REJECTS_TABLE, load_table_schemas
+from s8s_churn.job import JobError, run_main
+from s8s_churn.registry import METADATA_FILE, resolve_model_version
 
 
 def score(spark, models_root, tmp_path, input_path, pipeline_id="run-1", version="latest"):
-    cfg = batch_scoring.parse_args(job_args(models_root, input_path, tmp_path / "out", pipeline_id, version))
-    return batch_scoring.run(spark, cfg)
+    cfg = scoring.parse_args(job_args(models_root, input_path, tmp_path / "out", pipeline_id, version))
+    return scoring.run(spark, cfg)
 
 
 def test_training_registers_a_version_with_held_out_metrics(models_root):
@@ -131,17 +130,17 @@ def test_malformed_rows_are_rejected_not_dropped(spark, models_root, tmp_path, s
 
 def test_arguments_are_parsed_strictly():
     base = ["--pipeline-id", "p1", "--input", "x", "--models-root", "m", "--sink", "local", "--output", "o"]
-    assert batch_scoring.parse_args(base).show_samples is False
-    assert batch_scoring.parse_args(base + ["--show-samples"]).show_samples is True
-    assert batch_scoring.parse_args(base + ["--no-show-samples"]).show_samples is False
+    assert scoring.parse_args(base).show_samples is False
+    assert scoring.parse_args(base + ["--show-samples"]).show_samples is True
+    assert scoring.parse_args(base + ["--no-show-samples"]).show_samples is False
     for bad in (["--show-samples", "False"], ["--model-version", "Bad Version"], ["--execution-ts", "yesterday"]):
         with pytest.raises(SystemExit) as e:
-            batch_scoring.parse_args(base + bad)
+            scoring.parse_args(base + bad)
         assert e.value.code == 2
     with pytest.raises(SystemExit):
-        batch_scoring.parse_args(["--pipeline-id", "Has Spaces", *base[2:]])
+        scoring.parse_args(["--pipeline-id", "Has Spaces", *base[2:]])
     with pytest.raises(SystemExit):
-        batch_scoring.parse_args([*base[:7], "bigquery"])  # --sink bigquery without project/dataset/bucket
+        scoring.parse_args([*base[:7], "bigquery"])  # --sink bigquery without project/dataset/bucket
 
 
 def test_a_failing_job_exits_non_zero(models_root, tmp_path):
@@ -174,7 +173,7 @@ def test_a_failing_job_exits_non_zero(models_root, tmp_path):
 def test_training_input_errors_exit_non_zero(spark, tmp_path):
     header = INPUT_COLUMNS  # no Churn column
     path = write_csv(tmp_path / "t.csv", header, [["x"] * len(header)])
-    code = run_main(model_training.main, ["--input", str(path), "--models-root", str(tmp_path / "m")])
+    code = run_main(training.main, ["--input", str(path), "--models-root", str(tmp_path / "m")])
     assert code == 2
     assert not (tmp_path / "m").exists()
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lab_contract import (
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+from s8s_churn.contract import (
     CORRUPT_COLUMN,
     INPUT_COLUMNS,
     LABEL_COLUMN,
@@ -16,12 +18,10 @@ from lab_contract import (
     load_table_schemas,
     spark_schema,
 )
-from lab_features import preprocess
-from lab_job import JobError
-from lab_registry import check_model_version
-from lab_validation import validate
-from pyspark.sql import functions as F
-from pyspark.sql import types as T
+from s8s_churn.features import preprocess
+from s8s_churn.job import JobError
+from s8s_churn.registry import check_model_version
+from s8s_churn.validation import validate
 
 GOOD = {
     "customerID": "C1",

@@ -9,11 +9,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-import batch_scoring
 from conftest import REPO
-from lab_contract import MODEL_VERSIONS_TABLE, PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE, check_record, spark_schema
-from lab_job import JobError
-from lab_registry import METADATA_FILE, read_model_versions, resolve_model_version
+from s8s_churn import scoring
+from s8s_churn.contract import MODEL_VERSIONS_TABLE, PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE, check_record, spark_schema
+from s8s_churn.job import JobError
+from s8s_churn.registry import METADATA_FILE, read_model_versions, resolve_model_version
 
 
 def test_metadata_is_one_json_line_that_fits_model_versions(spark, models_root):
@@ -82,13 +82,13 @@ def test_latest_orders_by_time_not_by_text(spark, models_root):
 
 
 def score(spark, models_root, input_path, out, pipeline_id, batch_id):
-    cfg = batch_scoring.parse_args(
+    cfg = scoring.parse_args(
         [
             *("--pipeline-id", pipeline_id, "--input", str(input_path), "--models-root", str(models_root)),
             *("--sink", "local", "--output", str(out), "--execution-ts", "2026-01-31T12:00:00Z", "--batch-id", batch_id),
         ]
     )
-    return cfg, batch_scoring.run(spark, cfg)
+    return cfg, scoring.run(spark, cfg)
 
 
 def test_each_run_writes_its_run_row_and_a_rerun_replaces_it(spark, models_root, sample_files, tmp_path):

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import csv
 
-import sample_data
 from conftest import JOBS
-from lab_contract import INPUT_COLUMNS, LABEL_COLUMN
+from local import sample_data
+from s8s_churn.contract import INPUT_COLUMNS, LABEL_COLUMN
 
 
 def test_shipped_samples_are_what_the_generator_makes(sample_files):
     for name in (sample_data.TRAINING_FILE, sample_data.SCORING_FILE):
         shipped = (JOBS / "data" / name).read_bytes()
         assert shipped == sample_files["training" if name == sample_data.TRAINING_FILE else "scoring"].read_bytes(), (
-            f"pyspark/data/{name} differs from the generator: run `python pyspark/sample_data.py --out pyspark/data`"
+            f"pyspark/data/{name} differs from the generator: "
+            "run `PYTHONPATH=pyspark python -m local.sample_data --out pyspark/data`"
         )
 
 

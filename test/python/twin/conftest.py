@@ -1,4 +1,4 @@
-"""Fixtures of the cloud-twin suite: both emulators started once (scripts/twin.py), a Spark session
+"""Fixtures of the cloud-twin suite: both emulators started once (local/twin), a Spark session
 whose gs:// goes to the Cloud Storage emulator, a model trained into the emulated models bucket,
 and one scoring run written to the emulated BigQuery with --sink bigquery."""
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-# The jobs' and the scripts' folders themselves (never their parent: `import pyspark` stays Spark).
+# The jobs' folder itself (never its parent: `import pyspark` stays Spark). `local` is found from the
+# repository root, where the suite runs (python -m pytest).
 sys.path.insert(0, str(REPO / "pyspark"))
-sys.path.insert(1, str(REPO / "scripts"))
 
 DATASET = "customer_churn_ds"
 MODEL_VERSION = "v-twin"
@@ -22,8 +22,8 @@ MODEL_VERSION = "v-twin"
 
 @pytest.fixture(scope="session")
 def twin_state(tmp_path_factory):
-    import twin
-    import twin_connector
+    from local import twin
+    from local.connector import bigquery as twin_connector
 
     state = twin.up(tmp_path_factory.mktemp("twin"))
     saved = {k: os.environ.get(k) for k in state.client_env()}
@@ -45,27 +45,26 @@ def stack(twin_state):
 
 @pytest.fixture(scope="session")
 def buckets(stack):
-    import twin
+    from local import twin
 
     return {purpose: twin.bucket(stack, purpose) for purpose in ("data", "models", "spark")}
 
 
 @pytest.fixture(scope="session")
 def bq(twin_state):
-    from lab_sinks import bigquery_client
+    from s8s_churn.sinks import bigquery_client
 
     return bigquery_client(twin_state.project)
 
 
 @pytest.fixture(scope="session")
 def spark(twin_state):
-    import twin
-
+    from local.connector.jars import ensure_jars, spark_conf
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.master("local[2]").appName("s8s-twin-tests")
     conf = {"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false", "spark.sql.session.timeZone": "UTC"}
-    for key, value in {**conf, **twin.spark_conf(twin_state, twin.ensure_jars())}.items():
+    for key, value in {**conf, **spark_conf(twin_state, ensure_jars())}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
@@ -76,9 +75,7 @@ def spark(twin_state):
 @pytest.fixture(scope="session")
 def inputs(twin_state, buckets, tmp_path_factory):
     """The lab's sample files, uploaded where the stack uploads them (data bucket, data/)."""
-    import twin
-
-    import sample_data
+    from local import sample_data, twin
 
     local = tmp_path_factory.mktemp("data")
     sample_data.write_lab_samples(local)
@@ -91,14 +88,13 @@ def inputs(twin_state, buckets, tmp_path_factory):
 @pytest.fixture(scope="session")
 def models_root(spark, twin_state, stack, buckets, inputs):
     """gs://<models bucket>/churn-model with one version trained through the Cloud Storage connector."""
-    import twin
-
-    import model_training
+    from local import twin
+    from s8s_churn import training
 
     root = f"gs://{buckets['models']}/churn-model"
-    model_training.train(
+    training.train(
         spark,
-        model_training.parse_args(["--input", inputs["training.csv"], "--models-root", root, "--model-version", MODEL_VERSION]),
+        training.parse_args(["--input", inputs["training.csv"], "--models-root", root, "--model-version", MODEL_VERSION]),
     )
     twin.load_model_versions(twin_state, stack)
     return root
@@ -113,15 +109,15 @@ def score_argv(twin_state, buckets, inputs, models_root, pipeline_id: str, batch
 
 
 def run_scoring(argv: list[str]) -> dict:
-    """batch_scoring.main(argv); its SUMMARY line as a dict."""
+    """scoring.main(argv); its SUMMARY line as a dict."""
     import contextlib
     import io
 
-    import batch_scoring
+    from s8s_churn import scoring
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert batch_scoring.main(argv) == 0
+        assert scoring.main(argv) == 0
     (line,) = [line for line in out.getvalue().splitlines() if line.startswith("SUMMARY ")]
     return json.loads(line.removeprefix("SUMMARY "))
 
@@ -130,7 +126,7 @@ def run_scoring(argv: list[str]) -> dict:
 def scored(spark, twin_state, buckets, inputs, models_root):
     """One scoring run of the sample input, written to the emulated BigQuery: (pipeline_id, SUMMARY,
     the load jobs the run's connector writes ran)."""
-    import twin_connector
+    from local.connector import bigquery as twin_connector
 
     pipeline_id = "twin-run-1"
     before = len(twin_connector.LOADS)

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import twin_sql
 
 from conftest import REPO
+from local.twin import sql as twin_sql
 
 FIXTURE = Path(__file__).parent / "fixtures" / "seed_7_5.sql"
 SEED = REPO.parent / "shared" / "seed" / "Module-08-Orchestrate-Batch-Scoring.md"

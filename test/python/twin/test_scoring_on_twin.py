@@ -73,11 +73,12 @@ def test_a_rerun_of_a_pipeline_id_replaces_its_rows(bq, twin_state, buckets, inp
 
 
 def test_without_the_connector_jar_the_jobs_own_write_stops_at_the_bigquery_data_source(spark, twin_state, buckets):
-    """Only lab_sinks.connector_write is replaced by the stand-in: the job's own version reaches
+    """Only s8s_churn.sinks.connector_write is replaced by the stand-in: the job's own version reaches
     Spark's data source lookup for "bigquery", which fails here because no connector jar could be
     had (docs/twin.md)."""
     import pytest
-    import twin_connector
+
+    from local.connector import bigquery as twin_connector
 
     rows = spark.range(1).selectExpr("'x' AS pipeline_id")
     with pytest.raises(Exception, match=r"Failed to find the data source: bigquery"):

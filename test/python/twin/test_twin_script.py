@@ -1,4 +1,4 @@
-"""scripts/twin.py's own failures: an emulator that does not come up is named, with its log; a jar
+"""local/twin's own failures: an emulator that does not come up is named, with its log; a jar
 that is not the pinned one is refused and removed."""
 
 from __future__ import annotations
@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 import pytest
-import twin
+
+from local.connector import jars
+from local.twin import emulators as twin
 
 
 def test_an_emulator_that_exits_at_start_is_named_with_its_log(tmp_path):
@@ -24,16 +26,16 @@ def test_an_emulator_that_exits_at_start_is_named_with_its_log(tmp_path):
 
 
 def test_a_jar_that_is_not_the_pinned_one_is_refused_and_removed(tmp_path):
-    coords, name, pinned = twin.locked_jars()[0]
+    coords, name, pinned = jars.locked_jars()[0]
     jar = tmp_path / name
     jar.write_bytes(b"not the connector")
     with pytest.raises(twin.TwinError, match=f"{name}: sha256 [0-9a-f]{{64}} is not the pinned {pinned}"):
-        twin.ensure_jars(tmp_path)
+        jars.ensure_jars(tmp_path)
     assert not jar.exists()
 
 
 def test_every_pinned_jar_names_its_version_and_a_sha256():
-    rows = twin.locked_jars()
+    rows = jars.locked_jars()
     assert {name for _, name, _ in rows} == {
         "gcs-connector-3.0.4-shaded.jar",
         "hadoop-client-api-3.3.6.jar",

@@ -1,7 +1,7 @@
 """The I/O floor the scoring benchmark compares the job with: read the customer CSV with an
 explicit schema (every column as text, as the job reads it) and write it as Parquet. Nothing else.
 
-    spark-submit bench_floor.py INPUT.csv OUTPUT_DIR
+    spark-submit bench/floor.py INPUT.csv OUTPUT_DIR
 """
 
 from __future__ import annotations

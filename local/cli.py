@@ -1,7 +1,8 @@
 """The lab's data path on this machine, no cloud account: generate, train, score, report.
 
-Run through `npm run local` (scripts/local-lab.sh prepares the environments). By default it runs
-through the cloud twin (scripts/twin.py): Cloud Storage and BigQuery emulators holding the buckets,
+Run through `npm run local` (the Spark environment's `python -m local.cli`, from the repository root
+with the jobs' folder pyspark/ on PYTHONPATH). By default it runs
+through the cloud twin (local/twin): Cloud Storage and BigQuery emulators holding the buckets,
 dataset and tables the stack synthesizes. The sample data goes to the data bucket, the model to
 the models bucket, the scoring job runs with --sink bigquery, and the report is what the
 walkthrough's queries (README.md, read from the file) return from the emulated BigQuery.
@@ -17,20 +18,17 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from local import sample_data, twin
+from local.dataproc.batch import twin_spark
+from local.twin import sql as twin_sql
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from s8s_churn import scoring, training
+from s8s_churn.contract import PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE
+from s8s_churn.job import JobError, get_spark, run_main
+from s8s_churn.registry import read_model_versions
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "pyspark"))  # the jobs' folder, never its parent
-sys.path.insert(1, str(REPO / "scripts"))
-
-import twin  # noqa: E402
-
-import batch_scoring  # noqa: E402
-import model_training  # noqa: E402
-import sample_data  # noqa: E402
-from lab_contract import PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE  # noqa: E402
-from lab_job import JobError, get_spark, run_main  # noqa: E402
-from lab_registry import read_model_versions  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
-from pyspark.sql import functions as F  # noqa: E402
 
 DATASET = "customer_churn_ds"
 MODELS_PREFIX = "churn-model"  # lib/contract.ts MODEL_METADATA_PATTERN
@@ -76,9 +74,7 @@ def _text(value) -> str:
 
 def report_from_bigquery(state: twin.TwinState, pid: str) -> None:
     """The walkthrough's queries, as written in README.md, run in the emulated BigQuery."""
-    import twin_sql
-
-    from lab_sinks import bigquery_client
+    from s8s_churn.sinks import bigquery_client
 
     client = bigquery_client(state.project)
     print("\n" + "=" * 78)
@@ -130,15 +126,6 @@ def report_from_parquet(spark: SparkSession, warehouse: Path, models: Path, pid:
     print("=" * 78)
 
 
-def twin_spark(state: twin.TwinState) -> SparkSession:
-    """The session the jobs get from get_spark, with gs:// sent to the Cloud Storage emulator."""
-    builder = SparkSession.builder
-    for key, value in twin.spark_conf(state, twin.ensure_jars()).items():
-        builder = builder.config(key, value)
-    builder.getOrCreate()
-    return get_spark("s8s-local-lab")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Run the lab's data path locally.")
     p.add_argument("--workdir", type=Path, default=REPO / "local-run")
@@ -161,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
     state = None
     if a.sink == "bigquery":
-        import twin_connector
+        from local.connector import bigquery as connector
 
         started = a.twin is None
         try:
@@ -169,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         except twin.TwinError as e:
             raise JobError(str(e)) from e
         os.environ.update(state.client_env())
-        twin_connector.install()
+        connector.install()
         stack = state.stack()
         buckets = {purpose: twin.bucket(stack, purpose) for purpose in ("data", "models", "spark")}
         inputs = {f: twin.upload(state, buckets["data"], f"data/{f}", data / f) for f in written}
@@ -187,14 +174,14 @@ def main(argv: list[str] | None = None) -> int:
         if version is None:
             version = now.strftime("v%Y%m%dt%H%M%S")
             args = ["--input", inputs[sample_data.TRAINING_FILE], "--models-root", models_root, "--model-version", version]
-            model_training.train(spark, model_training.parse_args(args))
+            training.train(spark, training.parse_args(args))
         if state is not None:
             twin.load_model_versions(state, stack)
-        cfg = batch_scoring.parse_args(
+        cfg = scoring.parse_args(
             ["--pipeline-id", pid, "--model-version", version, "--input", inputs[sample_data.SCORING_FILE],
              "--models-root", models_root, "--batch-id", a.batch_id, *sink_args]
         )  # fmt: skip
-        summary = batch_scoring.run(spark, cfg)
+        summary = scoring.run(spark, cfg)
         print(
             "predictions    "
             + ", ".join(f"{'churn' if k == '1' else 'stay'} ({k}): {v}" for k, v in summary["predictions"].items())

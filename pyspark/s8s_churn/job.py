@@ -1,8 +1,8 @@
 """What every lab job shares: its error type, the Spark session, argument types, file access
 through Spark's Hadoop file systems, and the entry-point wrapper that turns a JobError into exit 2.
 
-The jobs' modules are named lab_*.py: Dataproc puts python_file_uris on the path ahead of the
-image's own packages, and a prefix keeps a generic name (model, features) from shadowing one.
+The jobs' modules live in the s8s_churn package: Dataproc puts python_file_uris on the path ahead
+of the image's own packages, and a package keeps a generic name (model, features) from shadowing one.
 """
 
 from __future__ import annotations

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lab_contract import RUNS_TABLE, check_record, load_table_schemas, spark_schema
-from lab_job import JobError, hadoop_path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from s8s_churn.contract import RUNS_TABLE, check_record, load_table_schemas, spark_schema
+from s8s_churn.job import JobError, hadoop_path
 
 log = logging.getLogger("s8s.sinks")
 
@@ -91,7 +91,7 @@ class LocalSink:
         return []
 
 
-# Set only by the cloud twin (scripts/twin.py): the BigQuery emulator's REST endpoint. Unset on
+# Set only by the cloud twin (local/twin): the BigQuery emulator's REST endpoint. Unset on
 # Dataproc, where the client and the connector talk to BigQuery itself.
 ENDPOINT_VARIABLE = "S8S_BIGQUERY_ENDPOINT"
 

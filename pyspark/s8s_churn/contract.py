@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime
-from pathlib import Path
+from importlib import resources
 
-from lab_job import JobError
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from s8s_churn.job import JobError
 
 INPUT_COLUMNS = [
     "customerID",
@@ -79,22 +79,10 @@ _BQ_TO_PYTHON: dict[str, tuple[type, ...]] = {
 
 
 def load_table_schemas() -> dict[str, list[dict]]:
-    """Reads table_schemas.json from beside this module, the working directory or SparkFiles.
-
-    On Dataproc the file arrives through the batch's file_uris, in the working directory.
-    """
-    candidates = [Path(__file__).with_name(SCHEMA_FILE), Path.cwd() / SCHEMA_FILE]
-    try:
-        from pyspark import SparkFiles
-
-        candidates.append(Path(SparkFiles.get(SCHEMA_FILE)))
-    except Exception:  # noqa: BLE001 - no active SparkContext: the other places are enough
-        pass
-    for candidate in candidates:
-        if candidate.is_file():
-            doc = json.loads(candidate.read_text(encoding="utf-8"))
-            return {k: v for k, v in doc.items() if not k.startswith("_")}
-    raise JobError(f"{SCHEMA_FILE} not found in {[str(c) for c in candidates]}; ship it with the job (file_uris)")
+    """Reads table_schemas.json from the package itself (importlib.resources), so it is found the same
+    way in the repository, in the archive the batch ships (python_file_uris) and in a test."""
+    doc = json.loads(resources.files(__package__).joinpath(SCHEMA_FILE).read_text(encoding="utf-8"))
+    return {k: v for k, v in doc.items() if not k.startswith("_")}
 
 
 def _spark_type(column: dict) -> T.DataType:

@@ -6,7 +6,7 @@
 What is timed: wall time of one `spark-submit --master local[*]` process, from its start to its exit
 (JVM start, Spark start, model lookup and load, read, validate, score, write, reconcile, exit).
 The contenders are
-  floor  scripts/bench_floor.py: read the CSV with an explicit schema, write Parquet, nothing else;
+  floor  bench/floor.py: read the CSV with an explicit schema, write Parquet, nothing else;
   job    pyspark/batch_scoring.py --sink local: the real job with every guarantee.
 Rounds interleave the contenders (floor, job, floor, job, ...) so a slow minute of a shared
 machine hits both; each figure is the median over the rounds. Peak memory is the highest resident
@@ -34,9 +34,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 JOBS = REPO / "pyspark"
-sys.path.insert(0, str(JOBS))
 
-import sample_data  # noqa: E402
+from local import sample_data  # noqa: E402
 
 BASE_ROWS = 200_000
 BASE_SEED = 1234
@@ -165,7 +164,7 @@ def spark_submit(script: Path, args: list[str], driver_memory: str, log: Path) -
 
 def run_floor(work: Path, data: Path, rows: int, driver_memory: str) -> Run:
     out = work / "floor-out"
-    wall, peak, _ = spark_submit(REPO / "scripts" / "bench_floor.py", [str(data), str(out)], driver_memory, work / "floor.log")
+    wall, peak, _ = spark_submit(REPO / "bench" / "floor.py", [str(data), str(out)], driver_memory, work / "floor.log")
     shutil.rmtree(out, ignore_errors=True)
     return Run("floor", rows, wall, peak["java"] / 1024, peak["python"] / 1024, {})
 

@@ -1,6 +1,6 @@
 """Model choice for scoring: held-out AUC against scoring throughput, on the lab's training data.
 
-    .venv/spark/bin/python scripts/bench_models.py [--rows 1000000]
+    PYTHONPATH=pyspark .venv/spark/bin/python -m bench.models [--rows 1000000]
 
 Every candidate trains on the same 80% of pyspark/data/training.csv (the split model_training.py
 makes, seed 42) and is evaluated on the other 20%. Throughput is scoring alone: the candidate's
@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "pyspark"))
 
-from lab_features import valid_features  # noqa: E402
-from lab_model import LogisticModel, build_pipeline, score  # noqa: E402
-from lab_validation import checked_rows  # noqa: E402
 from pyspark.sql import SparkSession  # noqa: E402
+from s8s_churn.features import valid_features  # noqa: E402
+from s8s_churn.model import LogisticModel, build_pipeline, score  # noqa: E402
+from s8s_churn.validation import checked_rows  # noqa: E402
 
 
 def candidates():

@@ -1,10 +1,10 @@
 """Runs one Dataproc Serverless PySpark batch in the cloud twin, as the service would run it.
 
-    python scripts/twin_batch.py STATE_DIR MAIN_PYTHON_FILE_URI [ARG ...]
+    PYTHONPATH=pyspark python -m local.dataproc.batch STATE_DIR MAIN_PYTHON_FILE_URI [ARG ...]
 
 The batch's main file must be one the stack uploads to the code bucket (gs://<code>/pyspark/<file>):
 it runs the repository's pyspark/<file>, the same bytes, with the batch's own arguments, gs:// going
-to the twin's Cloud Storage emulator and BigQuery to its BigQuery emulator (scripts/twin.py). The
+to the twin's Cloud Storage emulator and BigQuery to its BigQuery emulator (local/twin). The
 exit code is the job's: 0, or 2 for a JobError, as the batch's driver would end. The Airflow suite's
 fake Dataproc calls this for each CreateBatch, so a DAG run through Airflow's own runner scores in
 the twin and its check task reconciles what the job really wrote.
@@ -18,11 +18,20 @@ import re
 import sys
 from pathlib import Path
 
-import local_lab  # first: it puts pyspark/ and scripts/ on sys.path
-import twin
-import twin_connector
+from local import twin
+from local.connector import bigquery as connector
+from local.connector.jars import ensure_jars, spark_conf
+from pyspark.sql import SparkSession
+from s8s_churn.job import JobError, get_spark, run_main
 
-from lab_job import JobError, run_main
+
+def twin_spark(state: twin.TwinState) -> SparkSession:
+    """The session the jobs get from get_spark, with gs:// sent to the Cloud Storage emulator."""
+    builder = SparkSession.builder
+    for key, value in spark_conf(state, ensure_jars()).items():
+        builder = builder.config(key, value)
+    builder.getOrCreate()
+    return get_spark("s8s-local-lab")
 
 
 def main_module(state: twin.TwinState, main_file_uri: str) -> str:
@@ -30,7 +39,7 @@ def main_module(state: twin.TwinState, main_file_uri: str) -> str:
     stack = state.stack()
     code = twin.bucket(stack, "code")
     m = re.fullmatch(rf"gs://{re.escape(code)}/pyspark/([a-z_]+)\.py", main_file_uri)
-    if not m or not (local_lab.REPO / "pyspark" / f"{m.group(1)}.py").is_file():
+    if not m or not (twin.REPO / "pyspark" / f"{m.group(1)}.py").is_file():
         raise JobError(
             f"main_python_file_uri {main_file_uri!r} is not a job the stack uploads; expected gs://{code}/pyspark/<job>.py"
         )
@@ -39,12 +48,12 @@ def main_module(state: twin.TwinState, main_file_uri: str) -> str:
 
 def run(argv: list[str]) -> int:
     if len(argv) < 2:
-        raise JobError("usage: twin_batch.py STATE_DIR MAIN_PYTHON_FILE_URI [ARG ...]")
+        raise JobError("usage: python -m local.dataproc.batch STATE_DIR MAIN_PYTHON_FILE_URI [ARG ...]")
     state = twin.TwinState.load(Path(argv[0]))
     job = importlib.import_module(main_module(state, argv[1]))
     os.environ.update(state.client_env())
-    twin_connector.install()
-    local_lab.twin_spark(state).sparkContext.setLogLevel("ERROR")
+    connector.install()
+    twin_spark(state).sparkContext.setLogLevel("ERROR")
     return job.main(argv[2:])
 
 

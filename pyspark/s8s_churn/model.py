@@ -13,10 +13,10 @@ import json
 import math
 from dataclasses import dataclass
 
-from lab_contract import INTERNET_ADDONS
-from lab_job import JobError, hadoop_path, path_exists, read_text, write_text
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from s8s_churn.contract import INTERNET_ADDONS
+from s8s_churn.job import JobError, hadoop_path, path_exists, read_text, write_text
 
 CATEGORICAL_FEATURES = [
     "gender",

@@ -13,7 +13,7 @@ BigQueryClient.loadDataIntoTable at tag 0.42.3 of GoogleCloudDataproc/spark-bigq
      SaveMode.Append, with the destination table's schema (BigQueryUtil.adjustSchemaIfNeeded) and
      the bigQueryJobLabel.<key> options as its labels;
   4. the folder deleted whatever happened (IntermediateDataCleaner).
-Installed over pyspark/lab_sinks.py's connector_write by install(); the job's own code is unchanged.
+Installed over pyspark/s8s_churn/sinks.py's connector_write by install(); the job's own code is unchanged.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import lab_sinks
-from lab_job import hadoop_path
+from s8s_churn import sinks
+from s8s_churn.job import hadoop_path
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def indirect_write(rows, table_id: str, options: dict[str, str]) -> None:
 
     spark = rows.sparkSession
     folder = f"gs://{temp_bucket}/.spark-bigquery-{spark.sparkContext.applicationId}-{uuid.uuid4()}"
-    client = lab_sinks.bigquery_client(table_id.split(".", 1)[0])
+    client = sinks.bigquery_client(table_id.split(".", 1)[0])
     fs, path = hadoop_path(spark, folder)
     try:
         rows.write.format("parquet").save(folder)
@@ -68,9 +68,9 @@ def indirect_write(rows, table_id: str, options: dict[str, str]) -> None:
 
 
 # The job's own write through the connector, kept to show what it does without the jar.
-CONNECTOR_WRITE = lab_sinks.connector_write
+CONNECTOR_WRITE = sinks.connector_write
 
 
 def install() -> None:
     """Makes the BigQuery sink write through the stand-in."""
-    lab_sinks.connector_write = indirect_write
+    sinks.connector_write = indirect_write

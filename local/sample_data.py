@@ -3,8 +3,8 @@
 The same seed always gives the same rows, so the sample files in pyspark/data/ can be checked
 against the generator and the benchmark can make any number of rows without shipping them.
 
-    python pyspark/sample_data.py --out pyspark/data          # the lab's two sample files
-    python pyspark/sample_data.py --rows 1000000 --out /tmp/x  # a bigger scoring input
+    PYTHONPATH=pyspark python -m local.sample_data --out pyspark/data          # the lab's two sample files
+    PYTHONPATH=pyspark python -m local.sample_data --rows 1000000 --out /tmp/x  # a bigger scoring input
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from lab_contract import INPUT_COLUMNS, LABEL_COLUMN
-from lab_contract import INTERNET_ADDONS_RAW as ADDONS
+from s8s_churn.contract import INPUT_COLUMNS, LABEL_COLUMN
+from s8s_churn.contract import INTERNET_ADDONS_RAW as ADDONS
 
 TRAINING_FILE = "training.csv"
 SCORING_FILE = "scoring.csv"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lab_contract import CORRUPT_COLUMN, INTERNET_ADDONS, REJECT_REASON, RENAMES, is_blank
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from s8s_churn.contract import CORRUPT_COLUMN, INTERNET_ADDONS, REJECT_REASON, RENAMES, is_blank
 
 TENURE_GROUPS = [(12, "Tenure_0-12"), (24, "Tenure_12-24"), (48, "Tenure_24-48"), (60, "Tenure_48-60")]
 TENURE_GT_60 = "Tenure_gt_60"

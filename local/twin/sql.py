@@ -2,7 +2,7 @@
 
 - every ```sql block and every inline `SELECT ...` of README.md and docs/*.md (read from the files,
   so a query added later is run too);
-- the stack's results_query output (scripts/twin_stack.ts);
+- the stack's results_query output (local/twin/stack.ts);
 - the seed's section 7.5 query (test/python/twin/fixtures/seed_7_5.sql, copied from the seed).
 Placeholders are bound to a real run: 'YOUR_PIPELINE_ID' and 'PIPELINE_ID' become its pipeline_id.
 """
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PLACEHOLDERS = ("YOUR_PIPELINE_ID", "PIPELINE_ID")
 
 

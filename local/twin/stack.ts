@@ -1,16 +1,16 @@
 /**
- * Prints what the stack synthesizes for the cloud twin (scripts/twin.py): the BigQuery dataset and
+ * Prints what the stack synthesizes for the cloud twin (local/twin/deploy.py): the BigQuery dataset and
  * tables, the buckets, and the outputs, as JSON on stdout. The twin creates its objects from this,
  * so the emulated BigQuery has the tables `cdktf deploy` would create, not a copy of them.
- *   node_modules/.bin/ts-node --transpile-only scripts/twin_stack.ts <project-id>
+ *   node_modules/.bin/ts-node --transpile-only local/twin/stack.ts <project-id>
  */
 import { Testing } from 'cdktf';
-import { loadConfig } from '../lib/config';
-import { LabStack } from '../lib/stack';
+import { loadConfig } from '../../lib/config';
+import { LabStack } from '../../lib/stack';
 
 const project = process.argv[2];
 if (!project) {
-  console.error('usage: twin_stack.ts <project-id>');
+  console.error('usage: local/twin/stack.ts <project-id>');
   process.exit(2);
 }
 const stack = new LabStack(Testing.app(), 's8s-scoring-lab', loadConfig({ GOOGLE_CLOUD_PROJECT: project }));

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from lab_contract import CORRUPT_COLUMN, INPUT_COLUMNS, LABEL_COLUMN, REJECT_REASON, is_blank
-from lab_job import JobError, first_line, path_exists
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from s8s_churn.contract import CORRUPT_COLUMN, INPUT_COLUMNS, LABEL_COLUMN, REJECT_REASON, is_blank
+from s8s_churn.job import JobError, first_line, path_exists
 
 
 def read_header(spark: SparkSession, uri: str) -> list[str]:

@@ -1,0 +1,245 @@
+"""Scores customers for churn with a trained model version.
+
+On Dataproc Serverless (what the scoring DAG submits):
+    batch_scoring.py --pipeline-id ID --model-version latest --input gs://.../scoring.csv
+        --models-root gs://.../churn-model --sink bigquery --project P --dataset customer_churn_ds
+        --temp-bucket B --batch-id BATCH
+Locally:
+    batch_scoring.py --pipeline-id ID --input pyspark/data/scoring.csv --models-root DIR
+        --sink local --output DIR
+
+Every input row ends up either in batch_predictions or in batch_rejects with its reason; the job
+logs read = scored + rejected and fails if that does not hold. After both tables are written, the
+run's counts go to batch_runs (one row per pipeline_id), where the DAG's check task reconciles them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+from s8s_churn.contract import PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, conform, spark_schema
+from s8s_churn.features import valid_features
+from s8s_churn.job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg
+from s8s_churn.model import load_model, score
+from s8s_churn.registry import LATEST, check_model_version, resolve_model_version
+from s8s_churn.sinks import BigQuerySink, LocalSink, run_labels, run_row
+from s8s_churn.validation import checked_rows
+
+log = logging.getLogger("s8s.scoring")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    pipeline_id: str
+    model_version: str
+    input: str
+    models_root: str
+    sink: LocalSink | BigQuerySink
+    execution_ts: datetime
+    show_samples: bool
+    batch_id: str = LOCAL_BATCH_ID
+    # When the job started (its arguments were parsed): batch_runs.started_at.
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+def parse_args(argv: list[str] | None) -> ScoringConfig:
+    p = argparse.ArgumentParser(description="Score customers for churn.")
+    p.add_argument("--pipeline-id", required=True, type=pipeline_id_arg, help="id of this run; its rows are replaced on rerun")
+    p.add_argument("--model-version", default=LATEST, help="a trained version, or latest (default)")
+    p.add_argument("--input", required=True, help="customer CSV (gs://, file:// or a local path)")
+    p.add_argument("--models-root", required=True, help="folder holding <version>/model and metadata.json")
+    p.add_argument("--sink", choices=["bigquery", "local"], required=True)
+    p.add_argument("--output", help="local sink: folder for the batch_predictions and batch_rejects tables")
+    p.add_argument("--project", help="bigquery sink: project of the dataset")
+    p.add_argument("--dataset", help="bigquery sink: dataset, e.g. customer_churn_ds")
+    p.add_argument("--temp-bucket", help="bigquery sink: bucket for the connector's load files")
+    p.add_argument("--execution-ts", type=parse_timestamp, help="pipeline_execution_dt (ISO 8601); default: now")
+    p.add_argument(
+        "--batch-id",
+        type=batch_id_arg,
+        default=LOCAL_BATCH_ID,
+        help=f"the Dataproc batch running this job, for batch_runs (default: {LOCAL_BATCH_ID})",
+    )
+    p.add_argument(
+        "--show-samples",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="print a few scored rows (from the cached result; no extra read)",
+    )
+    a = p.parse_args(argv)
+    try:
+        check_model_version(a.model_version, allow_latest=True)
+    except JobError as e:
+        p.error(f"--model-version: {e}")
+    if a.sink == "local":
+        if not a.output:
+            p.error("--output is required with --sink local")
+        sink: LocalSink | BigQuerySink = LocalSink(a.output)
+    else:
+        missing = [f"--{n.replace('_', '-')}" for n in ("project", "dataset", "temp_bucket") if not getattr(a, n)]
+        if missing:
+            p.error(f"{', '.join(missing)} required with --sink bigquery")
+        try:  # before any Spark work: a missing client library fails the batch in seconds
+            sink = BigQuerySink.connect(a.project, a.dataset, a.temp_bucket, run_labels(a.pipeline_id, a.batch_id))
+        except JobError as e:
+            p.error(f"--sink bigquery: {e}")
+    return ScoringConfig(
+        pipeline_id=a.pipeline_id,
+        model_version=a.model_version,
+        input=a.input,
+        models_root=a.models_root,
+        sink=sink,
+        execution_ts=a.execution_ts or datetime.now(timezone.utc),
+        show_samples=a.show_samples,
+        batch_id=a.batch_id,
+    )
+
+
+def run_record(cfg: ScoringConfig, model_version: str, read: int, scored: int, rejected: int) -> dict:
+    """The run's batch_runs row, once both output tables are written (so ended_at is now)."""
+    return run_row(
+        pipeline_id=cfg.pipeline_id,
+        batch_id=cfg.batch_id,
+        model_version=model_version,
+        input_uri=cfg.input,
+        read=read,
+        scored=scored,
+        rejected=rejected,
+        started_at=cfg.started_at,
+        ended_at=datetime.now(timezone.utc),
+        pipeline_execution_dt=cfg.execution_ts,
+    )
+
+
+def with_run_columns(df: DataFrame, cfg: ScoringConfig, model_version: str) -> DataFrame:
+    return df.withColumns(
+        {
+            "model_version": F.lit(model_version),
+            "pipeline_id": F.lit(cfg.pipeline_id),
+            "pipeline_execution_dt": F.lit(cfg.execution_ts).cast("timestamp"),
+        }
+    )
+
+
+def rejects_of(checked: DataFrame) -> DataFrame:
+    """Rejected rows as batch_rejects wants them: the id, the reason and the row as read."""
+    raw = [c for c in checked.columns if c != REJECT_REASON]
+    return checked.where(F.col(REJECT_REASON).isNotNull()).select(
+        F.col("customerID").alias("customer_id"),
+        F.col(REJECT_REASON),
+        F.to_json(F.struct(*raw), {"ignoreNullFields": "false"}).alias("raw_record"),
+    )
+
+
+TOP_REASONS = 20
+# Observed metrics reach the driver through the listener bus right after the write; Observation.get
+# blocks until then (https://spark.apache.org/docs/3.5.3/api/python/reference/pyspark.sql/api/
+# pyspark.sql.Observation.get.html). A write that never ran the observed plan must fail the job,
+# not leave it waiting. The BigQuery connector's indirect write runs one (BigQueryWriteHelper in
+# GoogleCloudDataproc/spark-bigquery-connector saves the DataFrame with a Spark file write first).
+METRICS_WAIT_S = 300
+
+
+def observed(observation: Observation, what: str, names: tuple[str, ...]) -> dict:
+    """The metrics an Observation collected during the write of `what`, or a JobError."""
+    box: dict = {}
+    waiter = threading.Thread(target=lambda: box.update(observation.get), daemon=True)
+    waiter.start()
+    waiter.join(METRICS_WAIT_S)
+    missing = [n for n in names if n not in box]
+    if missing:
+        raise JobError(
+            f"the counts {missing} of {what} were not reported within {METRICS_WAIT_S} s of the write; cannot reconcile"
+        )
+    return box
+
+
+def reconcile(read: int, scored: int, rejected: int) -> None:
+    """Every row read was scored or rejected, or the job fails (non-zero exit, no batch_runs row)."""
+    log.info("RECONCILIATION read=%d scored=%d rejected=%d", read, scored, rejected)
+    if read != scored + rejected:
+        raise JobError(f"reconciliation failed: read {read} rows but scored {scored} and rejected {rejected}")
+
+
+def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
+    """Scores the input in one pass over it, counting while the predictions are written.
+
+    The counts come from Observations (DataFrame.observe): they are computed by the write itself and
+    can be read once it finished, so there is no cache and no counting job. Rejected rows go out in
+    a second, filtered read of the input, and only when the first pass saw any: reading the CSV
+    again costs less than caching every row to serve two writes (README, "Benchmark"), and a clean
+    input is read once. The reconciliation runs after the writes; a mismatch fails the job before
+    its batch_runs row is written, so the run is never reported as complete.
+    """
+    started = time.monotonic()
+    model_meta = resolve_model_version(spark, cfg.models_root, cfg.model_version)
+    version = model_meta["version"]
+    model = load_model(spark, cfg.models_root, version)
+    log.info(
+        "scoring %s with model %s (trained %s) as pipeline_id=%s", cfg.input, version, model_meta["trained_at"], cfg.pipeline_id
+    )
+
+    unobserved = checked_rows(spark, cfg.input, with_label=False)  # checks the file and its header once, for both passes
+    input_seen = Observation("input_rows")
+    checked = unobserved.observe(input_seen, F.count(F.lit(1)).alias("read"), F.count(F.col(REJECT_REASON)).alias("rejected"))
+    predictions_written = Observation("predictions_written")
+    scored = score(model, valid_features(checked))
+    predictions = conform(with_run_columns(scored, cfg, version), PREDICTIONS_TABLE).observe(
+        predictions_written, F.count(F.lit(1)).alias("scored"), F.coalesce(F.sum("prediction"), F.lit(0)).alias("churn")
+    )
+    # An earlier attempt's BigQuery job still running could land after this attempt's DELETE.
+    cfg.sink.fence_earlier_attempts()
+    cfg.sink.replace(spark, PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
+    seen = observed(input_seen, "the input", ("read", "rejected"))
+    written = observed(predictions_written, PREDICTIONS_TABLE, ("scored", "churn"))
+    read, scored_count, churn = seen["read"], written["scored"], written["churn"]
+
+    reasons: list[tuple[str, int]] = []
+    if seen["rejected"]:
+        # Cached while written: only the rejected rows, counted and summarized from the cache.
+        rejects = conform(with_run_columns(rejects_of(unobserved), cfg, version), REJECTS_TABLE)
+        rejects = rejects.persist(StorageLevel.MEMORY_AND_DISK)
+        cfg.sink.replace(spark, REJECTS_TABLE, cfg.pipeline_id, rejects)
+        rejected_count = rejects.count()
+        top = rejects.groupBy(REJECT_REASON).count().orderBy(F.desc("count"), REJECT_REASON).limit(TOP_REASONS).collect()
+        reasons = [(r[REJECT_REASON], r["count"]) for r in top]
+        rejects.unpersist()
+    else:  # still replaces what an earlier attempt of this pipeline_id rejected
+        rejected_count = 0
+        cfg.sink.replace(spark, REJECTS_TABLE, cfg.pipeline_id, spark.createDataFrame([], spark_schema(REJECTS_TABLE)))
+
+    reconcile(read, scored_count, rejected_count)
+    cfg.sink.record_run(spark, run_record(cfg, version, read, scored_count, rejected_count))
+
+    if cfg.show_samples:
+        shown = ["customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability"]
+        predictions.select(shown).show(5, truncate=False)  # reads only as far as the first rows
+    by_prediction = {"0": scored_count - churn, "1": churn}
+    return {
+        "pipeline_id": cfg.pipeline_id,
+        "model_version": version,
+        "model_metrics": model_meta.get("metrics", {}),
+        "read": read,
+        "scored": scored_count,
+        "rejected": rejected_count,
+        "predictions": {k: v for k, v in by_prediction.items() if v},
+        "reject_reasons": [{"reason": r, "rows": n} for r, n in reasons],
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    spark = get_spark("s8s-batch-scoring")
+    summary = run(spark, cfg)
+    print("SUMMARY " + json.dumps(summary, sort_keys=True))
+    return 0
