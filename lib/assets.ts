@@ -3,6 +3,7 @@ import * as path from 'path';
 import { Construct } from 'constructs';
 import { AssetType, TerraformAsset } from 'cdktf';
 import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
+import { writePackageArchive } from './archive';
 
 /** The repository's top folder (lib/..). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -19,6 +20,19 @@ export interface UploadRule {
   readonly prefix: string;
 }
 
+/**
+ * One Python package shipped as one archive (lib/archive.ts): the folder `package` (relative to the
+ * repository) goes to gs://<bucket>/<prefix>/<package name>.zip.
+ */
+export interface ArchiveRule {
+  readonly package: string;
+  readonly bucket: string;
+  readonly prefix: string;
+}
+
+/** Where synthesis writes the archives it builds (ignored by git, like cdktf.out/). */
+export const ARCHIVE_DIR = '.gen/archives';
+
 export function filesFor(rule: UploadRule, root: string = REPO_ROOT): string[] {
   const dir = path.join(root, rule.folder);
   if (!fs.existsSync(dir)) return [];
@@ -31,6 +45,7 @@ export function filesFor(rule: UploadRule, root: string = REPO_ROOT): string[] {
 
 export interface UploadsProps {
   readonly rules: readonly UploadRule[];
+  readonly archives?: readonly ArchiveRule[];
   /** @default - the repository root */
   readonly root?: string;
 }
@@ -41,28 +56,35 @@ export interface UploadsProps {
  */
 export class Uploads extends Construct {
   readonly objects: StorageBucketObject[] = [];
+  /** Each object's local file, by object name: what the cloud twin deploys (local/twin/stack.ts). */
+  readonly localFiles: Record<string, string> = {};
 
   constructor(scope: Construct, id: string, props: UploadsProps) {
     super(scope, id);
     const root = props.root ?? REPO_ROOT;
     for (const rule of props.rules) {
       for (const file of filesFor(rule, root)) {
-        const objectName = `${rule.prefix}/${file}`;
-        const assetId = objectName.replace(/[^A-Za-z0-9]/g, '-');
-        const asset = new TerraformAsset(this, `${assetId}-asset`, {
-          path: path.resolve(root, rule.folder, file),
-          type: AssetType.FILE,
-        });
-        this.objects.push(
-          new StorageBucketObject(this, assetId, {
-            bucket: rule.bucket,
-            name: objectName,
-            // The asset path holds a hash of the content: a changed file is a changed source,
-            // which replaces the object.
-            source: asset.path,
-          }),
-        );
+        this.upload(rule.bucket, `${rule.prefix}/${file}`, path.resolve(root, rule.folder, file));
       }
     }
+    for (const rule of props.archives ?? []) {
+      const archive = writePackageArchive(path.resolve(root, rule.package), path.resolve(root, ARCHIVE_DIR));
+      this.upload(rule.bucket, `${rule.prefix}/${path.basename(archive)}`, archive);
+    }
+  }
+
+  private upload(bucket: string, objectName: string, file: string): void {
+    const assetId = objectName.replace(/[^A-Za-z0-9]/g, '-');
+    const asset = new TerraformAsset(this, `${assetId}-asset`, { path: file, type: AssetType.FILE });
+    this.localFiles[objectName] = file;
+    this.objects.push(
+      new StorageBucketObject(this, assetId, {
+        bucket,
+        name: objectName,
+        // The asset path holds a hash of the content: a changed file is a changed source,
+        // which replaces the object.
+        source: asset.path,
+      }),
+    );
   }
 }

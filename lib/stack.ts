@@ -127,10 +127,11 @@ export class LabStack extends TerraformStack {
       rules: [
         // batch_size.json: the batch's size, read by s8s_common.py beside it (and by npm run preflight).
         { folder: 'airflow/dags', extensions: ['.py', '.json'], bucket: b.composer.bucket.name, prefix: 'dags' },
+        // The jobs' entry points; the package they import goes as one archive (below).
         { folder: 'pyspark', extensions: ['.py'], bucket: b.code.bucket.name, prefix: 'pyspark' },
-        { folder: 'pyspark/s8s_churn', extensions: ['.py', '.json'], bucket: b.code.bucket.name, prefix: 'pyspark/s8s_churn' },
         { folder: 'pyspark/data', extensions: ['.csv'], bucket: b.data.bucket.name, prefix: 'data' },
       ],
+      archives: [{ package: 'pyspark/s8s_churn', bucket: b.code.bucket.name, prefix: 'pyspark' }],
     });
 
     // Optional (off by default): a monthly budget on this project that e-mails as spend grows.

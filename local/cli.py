@@ -162,7 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         inputs = {f: twin.upload(state, buckets["data"], f"data/{f}", data / f) for f in written}
         models_root = f"gs://{buckets['models']}/{MODELS_PREFIX}"
         sink_args = ["--sink", "bigquery", "--project", state.project, "--dataset", DATASET, "--temp-bucket", buckets["spark"]]
-        spark = twin_spark(state)
+        twin_spark(state)  # gs:// to the emulator; get_spark below adds the jobs' own settings
+        spark = get_spark("s8s-local-lab")
     else:
         inputs = {f: str(data / f) for f in written}
         models_root = str(a.workdir / "models")

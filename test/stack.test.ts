@@ -59,13 +59,13 @@ describe('storage', () => {
     const expected = [
       ...fs.readdirSync(path.join(REPO, 'airflow/dags')).filter((f) => /\.(py|json)$/.test(f)).map((f) => ['composer', `dags/${f}`]),
       ...fs.readdirSync(path.join(REPO, 'pyspark')).filter((f) => f.endsWith('.py')).map((f) => ['code', `pyspark/${f}`]),
-      ...fs.readdirSync(path.join(REPO, 'pyspark/s8s_churn')).filter((f) => /\.(py|json)$/.test(f)).map((f) => ['code', `pyspark/s8s_churn/${f}`]),
+      ['code', 'pyspark/s8s_churn.zip'], // the jobs' package, one archive (test/archive.test.ts)
       ...fs.readdirSync(path.join(REPO, 'pyspark/data')).filter((f) => f.endsWith('.csv')).map((f) => ['data', `data/${f}`]),
     ];
     expect(objects.map((o) => [o.purpose, o.name]).sort()).toEqual(expected.sort());
     expect(objects.map((o) => o.name)).toEqual(expect.arrayContaining([
       'dags/customer_churn_prediction.py', 'dags/customer_churn_training.py', 'dags/batch_size.json', 'pyspark/batch_scoring.py',
-      'pyspark/s8s_churn/sinks.py', 'pyspark/s8s_churn/table_schemas.json', 'data/scoring.csv', 'data/training.csv',
+      'pyspark/s8s_churn.zip', 'data/scoring.csv', 'data/training.csv',
     ]));
     for (const o of objects) expect(o.source).toMatch(/^assets\/[^/]+\/[0-9A-F]{32,}\/[^/]+$/i);
   });

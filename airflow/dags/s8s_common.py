@@ -32,11 +32,9 @@ START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 # Where the stack uploads things (lib/stack.ts) and where training registers models.
 CODE = "gs://{{ var.value.code_bucket }}/pyspark"
 MODELS_ROOT = "gs://{{ var.value.model_bucket }}/churn-model"
-# The modules the jobs import, every pyspark/s8s_churn/*.py (the Airflow suite checks the list is whole).
-JOB_MODULES = [
-    f"s8s_churn/{name}.py"
-    for name in ("__init__", "contract", "features", "job", "model", "registry", "scoring", "sinks", "training", "validation")
-]
+# The jobs' package, one archive the stack builds from pyspark/s8s_churn/ and uploads beside the
+# entry points (lib/archive.ts); Dataproc puts it on the batch's Python path.
+JOBS_ARCHIVE = "s8s_churn.zip"
 # The BigQuery tables the scoring job writes (keys of pyspark/s8s_churn/table_schemas.json) and the check reads.
 PREDICTIONS_TABLE = "batch_predictions"
 REJECTS_TABLE = "batch_rejects"
@@ -155,8 +153,7 @@ def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
     return {
         "pyspark_batch": {
             "main_python_file_uri": f"{CODE}/{main_file}",
-            "python_file_uris": [f"{CODE}/{name}" for name in JOB_MODULES],
-            "file_uris": [f"{CODE}/s8s_churn/table_schemas.json"],
+            "python_file_uris": [f"{CODE}/{JOBS_ARCHIVE}"],
             "args": args,
         },
         "runtime_config": {

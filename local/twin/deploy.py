@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from local.twin.emulators import PROJECT, REPO, TwinError, TwinState, _call
+from local.twin.emulators import PROJECT, REPO, TwinError, TwinState, _call, upload
 
 
 def synthesized_stack(root: Path) -> dict:
@@ -77,7 +77,8 @@ def bigquery_table_body(project: str, table: dict) -> dict:
 
 
 def create_lab_objects(state: TwinState, stack: dict) -> None:
-    """The stack's buckets in the Cloud Storage emulator, its dataset and tables in the BigQuery one."""
+    """The stack's buckets and their objects in the Cloud Storage emulator, its dataset and tables in
+    the BigQuery one."""
     res = stack["resources"]
     for bucket in res["google_storage_bucket"].values():
         _call("POST", f"{state.gcs_endpoint}/storage/v1/b?project={state.project}", {"name": bucket["name"]}, exists_ok=True)
@@ -89,6 +90,10 @@ def create_lab_objects(state: TwinState, stack: dict) -> None:
         }, exists_ok=True)  # fmt: skip
     for table in res["google_bigquery_table"].values():
         _call("POST", f"{bq}/datasets/{table['dataset_id']}/tables", bigquery_table_body(state.project, table), exists_ok=True)
+    # The uploads (DAGs, the jobs' entry points and package archive, sample data), each object from
+    # the local file the stack's asset was made from.
+    for obj in res.get("google_storage_bucket_object", {}).values():
+        upload(state, obj["bucket"], obj["name"], Path(stack["files"][obj["name"]]))
 
 
 def external_tables(stack: dict) -> list[dict]:

@@ -180,7 +180,7 @@ def test_a_second_run_row_for_the_pipeline_id_fails_the_check(google, first_run)
 @pytest.fixture()
 def dataproc_in_twin(google, first_run, monkeypatch):
     """A Dataproc API (google_fakes.FakeDataproc) that runs each batch it is asked to create: the
-    batch's own main file and arguments, through local/dataproc/batch.py, against the twin. The
+    batch's own main file, python files and arguments, through local/dataproc/batch.py, against the twin. The
     batch ends SUCCEEDED when the job exits 0, FAILED otherwise, unless `forced` names the end
     state of the next batch (the job still runs). The Airflow variables name the twin's project and
     buckets, so the DAG's request is the one a deployed lab sends, pointed at the twin's resources."""
@@ -201,10 +201,12 @@ def dataproc_in_twin(google, first_run, monkeypatch):
     def run_batch(request, context) -> None:
         job = request.batch.pyspark_batch
         spark = twin.python_env("spark")
-        cmd = [str(spark / "bin" / "python"), "-m", "local.dataproc.batch", google.root, job.main_python_file_uri]
-        done = subprocess.run(
-            [*cmd, *job.args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, **LOCAL_RUN
-        )
+        cmd = [str(spark / "bin" / "python"), "-m", "local.dataproc.batch", google.root]
+        cmd += [f"--python-file-uri={uri}" for uri in job.python_file_uris]
+        cmd += [job.main_python_file_uri, *job.args]
+        # From the repository root but without pyspark/ on the path: the job imports its package
+        # from the archive the request names, as on Dataproc.
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600, cwd=REPO)
         dataproc.ran.append((request.batch_id, done.returncode, done.stdout))
         ok = State.SUCCEEDED if done.returncode == 0 else State.FAILED
         dataproc.outcomes.append(dataproc.forced.pop(0) if dataproc.forced else ok)

@@ -186,8 +186,9 @@ def test_dag_paths_match_what_the_stack_uploads_and_the_job_writes():
     import s8s_common
 
     jobs = REPO / "pyspark"
-    for name in ("batch_scoring.py", "model_training.py", "s8s_churn/table_schemas.json", *s8s_common.JOB_MODULES):
+    for name in ("batch_scoring.py", "model_training.py", "s8s_churn/table_schemas.json", "s8s_churn/__init__.py"):
         assert (jobs / name).is_file()
+    assert s8s_common.JOBS_ARCHIVE == "s8s_churn.zip"  # the package folder's name: what lib/archive.ts names it
     # The tables the DAGs name are tables the stack creates from pyspark/s8s_churn/table_schemas.json, and the
     # reconciliation reads the columns the scoring job writes there.
     tables = json.loads((jobs / "s8s_churn" / "table_schemas.json").read_text())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from conftest import DATASET
 
@@ -66,3 +67,14 @@ def test_model_versions_holds_one_row_per_registered_metadata_file(bq, twin_stat
     ]
     assert [r["version"] for r in rows] == ["v-twin"]
     assert rows[0]["rows_read"] == 7000 and 0.5 < rows[0]["auc"] <= 1.0
+
+
+def test_every_object_the_stack_uploads_is_in_its_bucket_with_the_files_bytes(twin_state, stack):
+    """The deploy into the twin uploads the stack's bucket objects (the DAGs, the jobs' entry points
+    and package archive, the sample data) from the files the stack's assets are made from."""
+    objects = stack["resources"]["google_storage_bucket_object"].values()
+    names = {o["name"] for o in objects}
+    assert {"pyspark/batch_scoring.py", "pyspark/model_training.py", "pyspark/s8s_churn.zip", "data/scoring.csv"} <= names
+    for o in objects:
+        held = Path(twin_state.gcs_root) / o["bucket"] / o["name"]
+        assert held.read_bytes() == Path(stack["files"][o["name"]]).read_bytes(), o["name"]
