@@ -13,6 +13,7 @@ import { AIRFLOW_VARIABLE_DEFAULTS, PREDICTIONS_TABLE } from './contract';
 import { HistoryServer } from './history';
 import { Composer } from './composer';
 import { Uploads } from './assets';
+import { BudgetAlert } from './budget';
 
 /** DAG ids, as the DAG files in airflow/dags define them (test/python/airflow checks both agree). */
 export const SCORING_DAG_ID = 'customer-churn-prediction';
@@ -133,6 +134,17 @@ export class LabStack extends TerraformStack {
       ],
       archives: [{ package: 'pyspark/s8s_churn', bucket: b.code.bucket.name, prefix: 'pyspark' }],
     });
+
+    // Optional (off by default): a monthly budget on this project that e-mails as spend grows.
+    if (config.budgetBillingAccount !== '') {
+      new BudgetAlert(this, 'budget', {
+        projectId,
+        billingAccount: config.budgetBillingAccount,
+        amount: config.budgetAmount,
+        email: config.budgetEmail,
+        displayName: `s8s-scoring-lab ${config.prefix} ${projectId}`,
+      });
+    }
 
     const out = (name: string, value: string, description: string) =>
       new TerraformOutput(this, name, { value, description });
