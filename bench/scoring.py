@@ -6,8 +6,10 @@
 What is timed: wall time of one `spark-submit --master local[*]` process, from its start to its exit
 (JVM start, Spark start, model lookup and load, read, validate, score, write, reconcile, exit).
 The contenders are
-  floor  bench/floor.py: read the CSV with an explicit schema, write Parquet, nothing else;
-  job    pyspark/batch_scoring.py --sink local: the real job with every guarantee.
+  floor   bench/floor.py: read the CSV with an explicit schema, write Parquet, nothing else;
+  before  the job as it was at --before-ref (default: the commit before reason codes and drift,
+          issue 24), its pyspark/ folder taken from git with `git archive`, scoring with the same model;
+  job     pyspark/batch_scoring.py --sink local: the real job with every guarantee, reasons and drift.
 Rounds interleave the contenders (floor, job, floor, job, ...) so a slow minute of a shared
 machine hits both; each figure is the median over the rounds. Peak memory is the highest resident
 set (VmHWM) of the run's JVM and of its Python driver, sampled from /proc while it runs.
@@ -37,6 +39,8 @@ JOBS = REPO / "pyspark"
 
 from local import sample_data  # noqa: E402
 
+# The job before issue 24 (reason codes, drift, promotion gate): what "job" is compared with.
+BEFORE_REF = "707e244"
 BASE_ROWS = 200_000
 BASE_SEED = 1234
 
@@ -169,18 +173,33 @@ def run_floor(work: Path, data: Path, rows: int, driver_memory: str) -> Run:
     return Run("floor", rows, wall, peak["java"] / 1024, peak["python"] / 1024, {})
 
 
-def run_job(work: Path, data: Path, rows: int, driver_memory: str) -> Run:
-    out = work / "job-out"
+def run_job(work: Path, data: Path, rows: int, driver_memory: str, jobs: Path = JOBS, name: str = "job") -> Run:
+    out = work / f"{name}-out"
+    log = work / f"{name}.log"
     args = ["--pipeline-id", "bench", "--input", str(data), "--models-root", str(work / "models"), "--sink", "local"]
-    wall, peak, stdout = spark_submit(JOBS / "batch_scoring.py", [*args, "--output", str(out)], driver_memory, work / "job.log")
+    wall, peak, stdout = spark_submit(jobs / "batch_scoring.py", [*args, "--output", str(out)], driver_memory, log)
     shutil.rmtree(out, ignore_errors=True)
     summaries = [json.loads(line[len("SUMMARY ") :]) for line in stdout.splitlines() if line.startswith("SUMMARY ")]
     if not summaries:
-        raise SystemExit(f"the job printed no SUMMARY line; its log: {work / 'job.log'}")
+        raise SystemExit(f"the job printed no SUMMARY line; its log: {log}")
     s = summaries[-1]
     if s["read"] != rows or s["read"] != s["scored"] + s["rejected"]:
         raise SystemExit(f"the job's counts are wrong for {rows} input rows: {s}")
-    return Run("job", rows, wall, peak["java"] / 1024, peak["python"] / 1024, s)
+    return Run(name, rows, wall, peak["java"] / 1024, peak["python"] / 1024, s)
+
+
+def extract_before(work: Path, ref: str) -> Path:
+    """The pyspark/ folder of `ref`, from git (the job as it was), under work/before/."""
+    target = work / "before"
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "pyspark"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "pyspark"
+
+
+def run_before(work: Path, data: Path, rows: int, driver_memory: str) -> Run:
+    return run_job(work, data, rows, driver_memory, jobs=work / "before" / "pyspark", name="before")
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,19 +209,21 @@ def run_job(work: Path, data: Path, rows: int, driver_memory: str) -> Run:
 
 def table(runs: list[Run], sizes: list[int]) -> list[str]:
     lines = [
-        "| rows | contender | wall s (median) | rows/s | ratio to floor | JVM peak MiB | Python peak MiB | rounds (wall s) |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| rows | contender | wall s (median) | rows/s | ratio to floor | wall / before | JVM peak MiB | Python peak MiB "
+        "| rounds (wall s) |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for rows in sizes:
         medians = {}
-        for who in ("floor", "job"):
+        for who in ("floor", "before", "job"):
             mine = [r for r in runs if r.rows == rows and r.contender == who]
             if mine:
                 medians[who] = (statistics.median(r.wall_s for r in mine), mine)
         for who, (wall, mine) in medians.items():
             ratio = medians["floor"][0] / wall if "floor" in medians else float("nan")
+            slower = wall / medians["before"][0] if "before" in medians else float("nan")
             lines.append(
-                f"| {rows:,} | {who} | {wall:.1f} | {rows / wall:,.0f} | {ratio:.2f} | "
+                f"| {rows:,} | {who} | {wall:.1f} | {rows / wall:,.0f} | {ratio:.2f} | {slower:.3f} | "
                 f"{max(r.jvm_mib for r in mine):,.0f} | {max(r.python_mib for r in mine):,.0f} | "
                 f"{', '.join(f'{r.wall_s:.1f}' for r in mine)} |"
             )
@@ -223,7 +244,8 @@ def machine() -> str:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rows", default="1000000,10000000", help="comma-separated input sizes (default: 1M and 10M)")
-    p.add_argument("--repeats", type=int, default=2, help="rounds of every contender at every size (default 2)")
+    p.add_argument("--repeats", type=int, default=3, help="rounds of every contender at every size (default 3)")
+    p.add_argument("--before-ref", default=BEFORE_REF, help=f"git commit of the 'before' job (default {BEFORE_REF})")
     p.add_argument("--driver-memory", default="4g", help="spark-submit --driver-memory for every run (default 4g)")
     p.add_argument("--work", type=Path, help="folder for inputs, model and outputs (default: a temporary folder)")
     a = p.parse_args()
@@ -248,16 +270,17 @@ def main() -> int:
         train = ["--input", str(JOBS / "data" / sample_data.TRAINING_FILE), "--models-root", str(work / "models")]
         spark_submit(JOBS / "model_training.py", [*train, "--model-version", "bench"], a.driver_memory, work / "train.log")
         print(f"model: trained in {time.monotonic() - t0:.1f} s (not timed)", file=sys.stderr)
+        extract_before(work, a.before_ref)
 
         load_before = os.getloadavg()
         runs: list[Run] = []
         for round_no in range(1, a.repeats + 1):
             for n in sizes:
-                for contender in (run_floor, run_job):
+                for contender in (run_floor, run_before, run_job):
                     r = contender(work, inputs[n], n, a.driver_memory)
                     runs.append(r)
                     print(
-                        f"round {round_no} {r.contender:5} {n:>11,} rows {r.wall_s:6.1f} s {n / r.wall_s:>9,.0f} rows/s "
+                        f"round {round_no} {r.contender:6} {n:>11,} rows {r.wall_s:6.1f} s {n / r.wall_s:>9,.0f} rows/s "
                         f"JVM {r.jvm_mib:,.0f} MiB Python {r.python_mib:,.0f} MiB",
                         file=sys.stderr,
                     )

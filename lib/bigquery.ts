@@ -4,7 +4,8 @@ import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
 import { BigqueryDatasetIamMember } from '@cdktf/provider-google/lib/bigquery-dataset-iam-member';
 import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table';
 import {
-  JOB_TABLES, MODEL_METADATA_PATTERN, MODEL_VERSIONS_TABLE, PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE, TABLE_SCHEMAS,
+  DRIFT_TABLE, JOB_TABLES, MODEL_METADATA_PATTERN, MODEL_VERSIONS_TABLE, PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE,
+  TABLE_SCHEMAS,
 } from './contract';
 import { Principal } from './identity';
 import { REASONS, suppressCheck } from './policy';
@@ -50,6 +51,7 @@ export class ResultsDataset extends Construct {
       [PREDICTIONS_TABLE]: 'One row per scored customer per scoring run (pipeline_id)',
       [REJECTS_TABLE]: 'Input rows a scoring run could not score, with the reason',
       [RUNS_TABLE]: 'One row per scoring run: its batch, model, input and counts (read = scored + rejected)',
+      [DRIFT_TABLE]: 'One row per scoring run and feature: PSI and Jensen-Shannon distance against the model version\'s training baseline',
     };
     for (const tableId of JOB_TABLES) {
       tables[tableId] = new BigqueryTable(this, tableId, {
@@ -78,6 +80,11 @@ export class ResultsDataset extends Construct {
     //   there (provider 6.50.0 bigquery_table docs, external_data_configuration.schema).
     // - Unknown keys are bad records and none are allowed: a metadata file that drifts from the
     //   schema fails the query instead of silently losing a field (the registry checks it too).
+    // - A change of external_data_configuration.schema replaces this table (the provider marks it
+    //   ForceNew: google_bigquery_table docs, "any changes on the configured value will force the
+    //   table to be recreated"). It holds no rows of its own, so a replacement loses nothing: the
+    //   metadata files stay in the bucket. The job's native tables only ever gain NULLABLE columns
+    //   at the end, which the provider applies in place (resourceBigQueryTableSchemaIsChangeable).
     tables[MODEL_VERSIONS_TABLE] = new BigqueryTable(this, MODEL_VERSIONS_TABLE, {
       project: props.projectId,
       datasetId: this.dataset.datasetId,

@@ -1,8 +1,8 @@
 import { Construct } from 'constructs';
-import { ITerraformDependable } from 'cdktf';
+import { Annotations, ITerraformDependable } from 'cdktf';
 import { ComposerEnvironment } from '@cdktf/provider-google/lib/composer-environment';
 import { AIRFLOW_VARIABLES, OPTIONAL_AIRFLOW_VARIABLES } from './contract';
-import { ComposerSize, DEFAULT_COMPOSER_IMAGE } from './config';
+import { ComposerSize, composerLineOf, DEFAULT_COMPOSER_IMAGE } from './config';
 
 export interface ComposerProps {
   readonly projectId: string;
@@ -57,6 +57,15 @@ export class Composer extends Construct {
 
   constructor(scope: Construct, id: string, props: ComposerProps) {
     super(scope, id);
+    const imageVersion = props.imageVersion ?? DEFAULT_COMPOSER_IMAGE;
+    const line = composerLineOf(imageVersion);
+    if (line !== undefined && imageVersion !== line.build) {
+      Annotations.of(this).addWarning(
+        `Composer image ${imageVersion} is not the build the tests lock (${line.build}): ` +
+          (imageVersion === line.image ? 'an alias resolves to the newest build at creation' : 'its packages were not tested') +
+          '. docs/composer-lines.md says how to move the lab to a newer build.',
+      );
+    }
     this.environment = new ComposerEnvironment(this, 'environment', {
       project: props.projectId,
       region: props.region,
@@ -66,7 +75,7 @@ export class Composer extends Construct {
       config: {
         environmentSize: props.size ?? 'ENVIRONMENT_SIZE_SMALL',
         softwareConfig: {
-          imageVersion: props.imageVersion ?? DEFAULT_COMPOSER_IMAGE,
+          imageVersion,
           envVariables: airflowEnvVariables(props.variables),
           // The DAGs run only when triggered (schedule=None); unpaused, a trigger runs at once.
           airflowConfigOverrides: { 'core-dags_are_paused_at_creation': 'False' },
@@ -75,6 +84,14 @@ export class Composer extends Construct {
       },
       timeouts: { create: '90m', update: '90m', delete: '60m' },
       dependsOn: props.dependsOn,
+      // The name carries the Airflow major line (lib/names.ts), and `name` is ForceNew in the
+      // google provider (google/services/composer/resource_composer_environment.go: "name":
+      // Required, ForceNew), so a change of major line is a replacement. Composer cannot move an
+      // environment from Airflow 2 to 3 in place; Google supports only a side-by-side migration.
+      // Creating the new environment first keeps the lab usable until it is ready, and a failed
+      // creation leaves the old one untouched. A newer build of the same line changes only
+      // image_version: an in-place upgrade (image_version is not ForceNew).
+      lifecycle: { createBeforeDestroy: true },
     });
   }
 

@@ -6,6 +6,7 @@
  */
 
 import composerImages from '../airflow/composer_images.json';
+import batchSize from '../airflow/dags/batch_size.json';
 
 /** Used when GOOGLE_CLOUD_PROJECT is unset, so `cdktf synth` works with no configuration at all. */
 export const PLACEHOLDER_PROJECT = 'your-project-id';
@@ -26,6 +27,12 @@ export interface LabConfig {
   readonly modelVersion: string;
   readonly containerImage: string;
   readonly stateBucket: string;
+  /** Billing account of the optional budget alert (`XXXXXX-XXXXXX-XXXXXX`); '' = no budget. */
+  readonly budgetBillingAccount: string;
+  /** Budget amount in the billing account's currency, whole units; 0 = no budget. */
+  readonly budgetAmount: number;
+  /** Extra address the budget e-mails through a Cloud Monitoring channel; '' = only the billing account's own recipients. */
+  readonly budgetEmail: string;
 }
 
 export class ConfigError extends Error {
@@ -54,20 +61,39 @@ export const SUPPORTED_REGIONS: readonly string[] = [
   'us-west1', 'us-west2', 'us-west3', 'us-west4',
 ];
 
+/** One Composer 3 Airflow line of airflow/composer_images.json (the single source for them). */
+export interface ComposerLine {
+  readonly image: string;
+  readonly airflow: string;
+  /** Airflow major version: part of the environment's name, so a change of major line replaces it. */
+  readonly major: number;
+  /** The build the tests lock; the default deploys the default line's. */
+  readonly build: string;
+  readonly legacy: boolean;
+}
+
+export const COMPOSER_LINES: readonly ComposerLine[] = composerImages.lines;
+
 /**
  * The Composer 3 Airflow lines the lab is tested on (airflow/composer_images.json, which also
  * decides the Python test environments and docs/configuration.md's Airflow lines). An image is accepted
  * only as one of these aliases, or one of its builds (`<alias>-build.N`).
  */
-export const TESTED_COMPOSER_IMAGES: readonly string[] = composerImages.lines.map((l) => l.image);
+export const TESTED_COMPOSER_IMAGES: readonly string[] = COMPOSER_LINES.map((l) => l.image);
+/** A full build (`-build.N`), the one the tests lock: an alias would resolve to whatever build is newest at creation. */
 export const DEFAULT_COMPOSER_IMAGE: string = composerImages.default;
 /** The tested line Composer calls legacy (Airflow 2). */
-export const LEGACY_COMPOSER_IMAGES: readonly string[] = composerImages.lines.filter((l) => l.legacy).map((l) => l.image);
+export const LEGACY_COMPOSER_IMAGES: readonly string[] = COMPOSER_LINES.filter((l) => l.legacy).map((l) => l.image);
+
+/** The tested line an image belongs to (alias or build), or undefined. */
+export function composerLineOf(image: string): ComposerLine | undefined {
+  const build = /^(.*)-build\.\d+$/.exec(image);
+  const alias = build ? build[1] : image;
+  return COMPOSER_LINES.find((l) => l.image === alias);
+}
 
 function checkComposerImage(v: string): string | undefined {
-  const build = /^(.*)-build\.\d+$/.exec(v);
-  const alias = build ? build[1] : v;
-  if (TESTED_COMPOSER_IMAGES.includes(alias)) return undefined;
+  if (composerLineOf(v) !== undefined) return undefined;
   const forms = TESTED_COMPOSER_IMAGES.map((i) => `${i} or ${i}-build.N`).join(', or ');
   return `one of the Airflow lines this lab is tested on: ${forms}`;
 }
@@ -89,29 +115,74 @@ export interface SettingSpec {
   readonly check: (value: string) => string | undefined;
 }
 
+/**
+ * Cloud Storage bucket names "cannot begin with the goog prefix" and "cannot contain google or
+ * close misspellings, such as g00gle" (https://cloud.google.com/storage/docs/buckets#naming,
+ * read 2026-12-05). Every lab bucket is `<prefix>-<project>-<purpose>`, so both settings obey it.
+ */
+const GOOGLE_LIKE = /g[o0][o0]gle/;
+
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const PREFIX = /^[a-z][a-z0-9-]{0,10}[a-z0-9]$/;
 const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z]+(-[a-z0-9]+)*$/;
 const MODEL_VERSION = /^(latest|[a-z0-9][a-z0-9._-]{0,62})$/;
 const CONTAINER_IMAGE = /^([a-z0-9-]+\.)*(gcr\.io|pkg\.dev)\/[a-z0-9._\/-]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})?$/;
 const BUCKET = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
+const BILLING_ACCOUNT = /^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$/;
+const EMAIL = /^[^@\s,;]+@[^@\s,;]+\.[a-z]{2,}$/i;
 
 function checkProject(v: string): string | undefined {
   if (v.includes(':')) return 'a plain project id; domain-scoped ids (example.com:my-project) cannot name buckets';
   if (!PROJECT_ID.test(v)) {
     return '6-30 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen';
   }
-  if (/google|^goog/.test(v)) return 'a project id without "google" (bucket names may not contain it)';
+  if (GOOGLE_LIKE.test(v) || v.startsWith('goog')) {
+    return 'a project id without "google" or a misspelling of it such as "g00gle", not starting with "goog" (it is part of every bucket name, and Cloud Storage refuses those)';
+  }
   return undefined;
 }
 
+function checkPrefix(v: string): string | undefined {
+  if (!PREFIX.test(v)) return '2-12 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen';
+  if (v.startsWith('goog') || GOOGLE_LIKE.test(v)) {
+    return 'a prefix that does not start with "goog" and does not contain "google" or a misspelling of it such as "g00gle" (it begins every bucket name, and Cloud Storage refuses those)';
+  }
+  return undefined;
+}
+
+/**
+ * Addresses the subnet must hold at once. Every node of a Serverless batch (the driver and each
+ * executor) runs in the subnet and takes one address; the lab's batch size is fixed
+ * (airflow/dags/batch_size.json, no autoscaling), a training and a scoring batch may run at the
+ * same time, and the history server's single node takes one more. Google reserves 4 addresses of
+ * every subnet's primary range (https://cloud.google.com/vpc/docs/subnets#unusable-ip-addresses-in-every-subnet).
+ * Serverless's network page asks for a subnet with Private Google Access and an open ingress rule
+ * (https://cloud.google.com/dataproc-serverless/docs/concepts/network) but states no per-node count
+ * in the copies read on 2026-12-05: one address per node is the lab's own count.
+ */
+export const BATCH_NODES = 1 + Number(batchSize.properties['spark.executor.instances']);
+export const CONCURRENT_BATCHES = 2;
+export const SUBNET_ADDRESSES_NEEDED = CONCURRENT_BATCHES * BATCH_NODES + 1;
+export const SUBNET_RESERVED_ADDRESSES = 4;
+/** The smallest subnet (largest prefix length) that holds SUBNET_ADDRESSES_NEEDED. */
+export const SMALLEST_SUBNET_BITS = (() => {
+  let bits = 29;
+  while (2 ** (32 - bits) - SUBNET_RESERVED_ADDRESSES < SUBNET_ADDRESSES_NEEDED) bits -= 1;
+  return bits;
+})();
+
 function checkCidr(v: string): string | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(v);
-  const expected = 'a private IPv4 range in CIDR form between /16 and /29, such as 10.10.0.0/24';
+  const expected = `a private IPv4 range in CIDR form between /16 and /${SMALLEST_SUBNET_BITS}, such as 10.10.0.0/24`;
   if (!m) return expected;
   const octets = m.slice(1, 5).map(Number);
   const bits = Number(m[5]);
   if (octets.some((o) => o > 255) || bits < 16 || bits > 29) return expected;
+  if (bits > SMALLEST_SUBNET_BITS) {
+    return `${expected}: a /${bits} holds ${2 ** (32 - bits) - SUBNET_RESERVED_ADDRESSES} usable addresses (Google reserves ` +
+      `${SUBNET_RESERVED_ADDRESSES}), and the lab needs ${SUBNET_ADDRESSES_NEEDED}: ${CONCURRENT_BATCHES} batches at once of ` +
+      `${BATCH_NODES} nodes each (a driver and spark.executor.instances executors, airflow/dags/batch_size.json) and the history server`;
+  }
   const [a, b] = octets;
   const isPrivate = a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168);
   if (!isPrivate) return expected;
@@ -133,14 +204,15 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   {
     env: 'S8S_PREFIX', key: 'prefix', defaultValue: 's8s',
-    description: 'First token of every resource name (2-12 lowercase letters, digits, hyphens).',
-    check: (v) => (PREFIX.test(v) ? undefined : '2-12 lowercase letters, digits or hyphens, starting with a letter and not ending with a hyphen'),
+    description: 'First token of every resource name (2-12 lowercase letters, digits, hyphens; as bucket names require, not starting with `goog` and without `google`).',
+    check: checkPrefix,
   },
   {
     env: 'S8S_COMPOSER_IMAGE', key: 'composerImage', defaultValue: DEFAULT_COMPOSER_IMAGE,
-    description: `Composer 3 image: ${composerImages.lines.map((l) => `\`${l.image}\`${l.legacy ? ' (Airflow 2, Composer\'s legacy line)' : ''}`).join(' or ')}, ` +
-      'optionally with `-build.N`. An alias resolves to a build at creation; builds leave support 12 months after release. ' +
-      'Changing it on a deployed lab upgrades the environment in place (see "Changing the Airflow line of a deployed lab").',
+    description: `Composer 3 image: a build of ${COMPOSER_LINES.map((l) => `\`${l.image}\`${l.legacy ? ' (Airflow 2, Composer\'s legacy line)' : ''}`).join(' or ')}; ` +
+      'the default is the build the tests lock. A line without `-build.N` resolves to the newest build at creation, which the tests have not seen. ' +
+      'Builds leave support 12 months after release. A newer build of the same line is an in-place upgrade; another Airflow major line ' +
+      'replaces the environment side by side ([composer-lines.md](composer-lines.md)).',
     check: checkComposerImage,
   },
   {
@@ -150,7 +222,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   },
   {
     env: 'S8S_SUBNET_CIDR', key: 'subnetCidr', defaultValue: '10.10.0.0/24',
-    description: 'Range of the subnet the batches and the history server use (private, /16 to /29).',
+    description: `Range of the subnet the batches and the history server use (private, /16 to /${SMALLEST_SUBNET_BITS}: ${SUBNET_ADDRESSES_NEEDED} addresses for two batches at once and the history server, plus the ${SUBNET_RESERVED_ADDRESSES} Google reserves).`,
     check: checkCidr,
   },
   {
@@ -181,6 +253,21 @@ export const SETTINGS: readonly SettingSpec[] = [
     env: 'S8S_STATE_BUCKET', key: 'stateBucket', defaultValue: '',
     description: 'Existing GCS bucket for Terraform state (prefix `s8s-scoring-lab/<prefix>`); empty keeps `terraform.s8s-scoring-lab.tfstate` in this folder.',
     check: (v) => (v === '' || (BUCKET.test(v) && !v.includes('..')) ? undefined : 'empty, or an existing bucket name (3-63 lowercase letters, digits, "-", "_", ".")'),
+  },
+  {
+    env: 'S8S_BUDGET_BILLING_ACCOUNT', key: 'budgetBillingAccount', defaultValue: '',
+    description: 'Billing account (`XXXXXX-XXXXXX-XXXXXX`) of an optional budget alert on the lab\'s project; empty: no budget. Set with `S8S_BUDGET_AMOUNT` (see "Budget alert").',
+    check: (v) => (v === '' || BILLING_ACCOUNT.test(v) ? undefined : 'empty, or a billing account id of three groups of 6 uppercase letters or digits, such as 012345-6789AB-CDEF01'),
+  },
+  {
+    env: 'S8S_BUDGET_AMOUNT', key: 'budgetAmount', defaultValue: '0',
+    description: 'Budget amount in the billing account\'s currency, whole units (e-mails at 50%, 90% and 100% of it, and at 100% of the forecast); 0: no budget.',
+    check: (v) => (/^\d{1,9}$/.test(v) ? undefined : 'a whole amount from 0 to 999999999 in the billing account\'s currency, such as 50'),
+  },
+  {
+    env: 'S8S_BUDGET_EMAIL', key: 'budgetEmail', defaultValue: '',
+    description: 'Also e-mail the budget\'s alerts to this address (a Cloud Monitoring e-mail channel); empty: only the billing account\'s administrators and users.',
+    check: (v) => (v === '' || EMAIL.test(v) ? undefined : 'empty, or one e-mail address such as finops@example.com'),
   },
 ];
 
@@ -214,6 +301,20 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): L
     }
     values[spec.key] = value;
   }
+  // A budget needs an account and an amount; one without the other (or an e-mail without both)
+  // is a mistake, not "off". Checked once both values are valid on their own.
+  if (!problems.some((p) => p.startsWith('S8S_BUDGET_'))) {
+    const account = values.budgetBillingAccount !== '';
+    const amount = Number(values.budgetAmount) !== 0;
+    const email = values.budgetEmail !== '';
+    if (account !== amount || (email && !account)) {
+      problems.push(
+        `S8S_BUDGET_BILLING_ACCOUNT and S8S_BUDGET_AMOUNT: ${JSON.stringify(values.budgetBillingAccount)} and ` +
+          `${JSON.stringify(values.budgetAmount)}${email ? ` (with S8S_BUDGET_EMAIL ${JSON.stringify(values.budgetEmail)})` : ''} ` +
+          'do not go together; expected both set (a billing account and an amount above 0) for a budget alert, or neither',
+      );
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   const projectId = values.projectId;
   return {
@@ -229,5 +330,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): L
     modelVersion: values.modelVersion,
     containerImage: values.containerImage,
     stateBucket: values.stateBucket,
+    budgetBillingAccount: values.budgetBillingAccount,
+    budgetAmount: Number(values.budgetAmount),
+    budgetEmail: values.budgetEmail,
   };
 }

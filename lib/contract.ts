@@ -20,9 +20,10 @@ export const PREDICTIONS_TABLE = 'batch_predictions';
 export const REJECTS_TABLE = 'batch_rejects';
 export const RUNS_TABLE = 'batch_runs';
 export const MODEL_VERSIONS_TABLE = 'model_versions';
+export const DRIFT_TABLE = 'batch_drift';
 
 /** The native tables the scoring job writes, one set of rows (or one row) per pipeline_id. */
-export const JOB_TABLES: readonly string[] = [PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE];
+export const JOB_TABLES: readonly string[] = [PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE, DRIFT_TABLE];
 
 /**
  * Each model version's metadata file, relative to the models bucket: pyspark/s8s_churn/registry.py
@@ -36,6 +37,7 @@ export const TABLE_SCHEMAS: Readonly<Record<string, readonly BigQueryColumn[]>> 
   [REJECTS_TABLE]: tableSchemas.batch_rejects,
   [RUNS_TABLE]: tableSchemas.batch_runs,
   [MODEL_VERSIONS_TABLE]: tableSchemas.model_versions,
+  [DRIFT_TABLE]: tableSchemas.batch_drift,
 };
 
 /** Airflow variable names the DAGs read, each with what it holds. */
@@ -47,3 +49,6 @@ export const AIRFLOW_VARIABLES: Readonly<Record<string, string>> = airflowVariab
  * the provider reports a diff for empty ones on every plan (hashicorp/terraform-provider-google#5401).
  */
 export const OPTIONAL_AIRFLOW_VARIABLES: readonly string[] = airflowVariables.optional;
+
+/** The value the stack gives a variable the deployer does not choose (the drift check's PSI thresholds). */
+export const AIRFLOW_VARIABLE_DEFAULTS: Readonly<Record<string, string>> = airflowVariables.defaults;

@@ -1,4 +1,4 @@
-import { LabConfig } from './config';
+import { composerLineOf, LabConfig } from './config';
 
 /**
  * Dataproc Serverless runtime of every batch: 2.3 LTS (Spark 3.5.3, Python 3.11), supported until
@@ -21,20 +21,35 @@ export type BucketPurpose = (typeof BUCKET_PURPOSES)[number];
 /**
  * Every resource name, derived from the prefix and the project, without random suffixes, so
  * a person can guess them: `<prefix>-<project>-code` is the code bucket, `<prefix>-phs` the
- * history server.
+ * history server, `<prefix>-composer-airflow3` the Composer environment.
  */
 export class LabNames {
   constructor(private readonly config: LabConfig) {}
 
   bucket(purpose: BucketPurpose): string {
-    // Bucket names are global, so they carry the project id.
-    return `${this.config.prefix}-${this.config.projectId}-${purpose}`;
+    // Bucket names are global, so they carry the project id. The Composer environment's bucket
+    // belongs to one environment (Composer refuses a bucket another environment uses), so it is
+    // named after the environment's Airflow line like the environment itself.
+    const base = `${this.config.prefix}-${this.config.projectId}-${purpose}`;
+    return purpose === 'composer' ? `${base}-${this.airflowLine}` : base;
+  }
+
+  /**
+   * `airflow3` or `airflow2`: the Airflow major line of S8S_COMPOSER_IMAGE. It is part of the
+   * Composer environment's name and of its bucket's, so a change of major line (which Composer
+   * cannot do in place) makes a new environment beside the old one instead of a failed update;
+   * a newer build or minor version of the same line keeps the name and stays an in-place upgrade.
+   */
+  get airflowLine(): string {
+    const line = composerLineOf(this.config.composerImage);
+    if (line === undefined) throw new Error(`S8S_COMPOSER_IMAGE: ${JSON.stringify(this.config.composerImage)} is no tested line`);
+    return `airflow${line.major}`;
   }
 
   get network(): string { return `${this.config.prefix}-vpc`; }
   get subnet(): string { return `${this.config.prefix}-subnet`; }
   get firewall(): string { return `${this.config.prefix}-allow-intra-subnet`; }
-  get composerEnvironment(): string { return `${this.config.prefix}-composer`; }
+  get composerEnvironment(): string { return `${this.config.prefix}-composer-${this.airflowLine}`; }
   get historyServer(): string { return `${this.config.prefix}-phs`; }
   /** The seed calls the lab's account s8s-lab-sa; with the default prefix it keeps that name. */
   get labAccountId(): string { return `${this.config.prefix}-lab-sa`; }

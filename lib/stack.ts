@@ -9,10 +9,11 @@ import { Network } from './network';
 import { Identity } from './identity';
 import { Storage } from './storage';
 import { ResultsDataset } from './bigquery';
-import { PREDICTIONS_TABLE } from './contract';
+import { AIRFLOW_VARIABLE_DEFAULTS, PREDICTIONS_TABLE } from './contract';
 import { HistoryServer } from './history';
 import { Composer } from './composer';
 import { Uploads } from './assets';
+import { BudgetAlert } from './budget';
 
 /** DAG ids, as the DAG files in airflow/dags define them (test/python/airflow checks both agree). */
 export const SCORING_DAG_ID = 'customer-churn-prediction';
@@ -117,6 +118,7 @@ export class LabStack extends TerraformStack {
         model_bucket: names.bucket('models'),
         spark_bucket: names.bucket('spark'),
         spark_runtime_version: SPARK_RUNTIME_VERSION,
+        ...AIRFLOW_VARIABLE_DEFAULTS,
       },
       dependsOn: [...apis, ...identity.composerPrerequisites, ...b.composer.grants],
     });
@@ -132,6 +134,17 @@ export class LabStack extends TerraformStack {
       ],
       archives: [{ package: 'pyspark/s8s_churn', bucket: b.code.bucket.name, prefix: 'pyspark' }],
     });
+
+    // Optional (off by default): a monthly budget on this project that e-mails as spend grows.
+    if (config.budgetBillingAccount !== '') {
+      new BudgetAlert(this, 'budget', {
+        projectId,
+        billingAccount: config.budgetBillingAccount,
+        amount: config.budgetAmount,
+        email: config.budgetEmail,
+        displayName: `s8s-scoring-lab ${config.prefix} ${projectId}`,
+      });
+    }
 
     const out = (name: string, value: string, description: string) =>
       new TerraformOutput(this, name, { value, description });

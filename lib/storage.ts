@@ -15,6 +15,8 @@ export interface LabBucketProps {
   readonly expireAfterDays?: number;
   /** @default - none */
   readonly dependsOn?: ITerraformDependable[];
+  /** Create a replacement before destroying this bucket (Terraform create_before_destroy). @default false */
+  readonly createBeforeDestroy?: boolean;
 }
 
 /**
@@ -57,6 +59,7 @@ export class LabBucket extends Construct {
       lifecycleRule,
       labels: props.labels,
       dependsOn: props.dependsOn,
+      lifecycle: props.createBeforeDestroy ? { createBeforeDestroy: true } : undefined,
     });
     suppressCheck(this.bucket, 'CKV_GCP_62', REASONS.accessLogs);
   }
@@ -113,6 +116,10 @@ export class Storage extends Construct {
         labels: { ...props.labels, purpose },
         expireAfterDays: EXPIRE_DAYS[purpose],
         dependsOn: props.dependsOn,
+        // Named after the Airflow line (lib/names.ts): a new line gets a new environment and a
+        // new bucket beside the old pair, since Composer refuses a bucket another environment
+        // still uses (https://cloud.google.com/composer/docs/composer-3/custom-bucket).
+        createBeforeDestroy: purpose === 'composer',
       });
     }
     this.buckets = buckets;

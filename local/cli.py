@@ -1,13 +1,18 @@
-"""The lab's data path on this machine, no cloud account: generate, train, score, report.
+"""`npm run local`: module 8's walkthrough on this machine, no cloud account and no Docker.
 
 Run through `npm run local` (the Spark environment's `python -m local.cli`, from the repository root
-with the jobs' folder pyspark/ on PYTHONPATH). By default it runs
-through the cloud twin (local/twin): Cloud Storage and BigQuery emulators holding the buckets,
-dataset and tables the stack synthesizes. The sample data goes to the data bucket, the model to
-the models bucket, the scoring job runs with --sink bigquery, and the report is what the
-walkthrough's queries (README.md, read from the file) return from the emulated BigQuery.
+with the jobs' folder pyspark/ on PYTHONPATH); docs/local-lab.md.
 
-`--sink local` needs no server: Parquet tables under local-run/warehouse/, read back with Spark.
+- Default: the cloud twin with the stack deployed into it, the Dataproc twin, a Spark History Server
+  and a real Airflow 3 (local/walkthrough.py); a training run and a scoring run of the lab's DAGs
+  through Airflow's REST API; the README's seed-7.5 queries on the emulated BigQuery and the
+  reconciliation; then everything stopped. A failed run exits 2 naming the DAG, the task and the
+  batch with its state_message.
+- `--ui`: the same parts left running for a person (Ctrl-C, or `npm run local -- down`, stops them).
+- `query SQL`: SQL in the emulated BigQuery of a running lab.
+- `--direct`: the jobs called directly on local Spark, without Airflow, through the cloud twin
+  (Cloud Storage and BigQuery emulators); `--direct --sink local` needs no server (Parquet tables
+  under local-run/warehouse/, read back with Spark).
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from local import sample_data, twin
-from local.dataproc.batch import twin_spark
+from local.connector.jars import ensure_jars, spark_conf
 from local.twin import sql as twin_sql
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -32,6 +38,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 DATASET = "customer_churn_ds"
 MODELS_PREFIX = "churn-model"  # lib/contract.ts MODEL_METADATA_PATTERN
+
+
+def twin_spark(state: twin.TwinState) -> SparkSession:
+    """The session the jobs get from get_spark, with gs:// sent to the Cloud Storage emulator (the
+    direct run, without Airflow; batches run in the Dataproc twin, local/dataproc)."""
+    builder = SparkSession.builder
+    for key, value in spark_conf(state, ensure_jars()).items():
+        builder = builder.config(key, value)
+    builder.getOrCreate()
+    return get_spark("s8s-local-lab")
 
 
 def check_counts(pid: str, run: dict, scored: int, rejected: int) -> None:
@@ -126,20 +142,112 @@ def report_from_parquet(spark: SparkSession, warehouse: Path, models: Path, pid:
     print("=" * 78)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="Run the lab's data path locally.")
-    p.add_argument("--workdir", type=Path, default=REPO / "local-run")
-    p.add_argument(
-        "--sink",
-        choices=["bigquery", "local"],
-        default="bigquery",
-        help="bigquery: through the cloud twin (default); local: Parquet, no servers",
+def parse_args(argv: list[str] | None):
+    p = argparse.ArgumentParser(
+        prog="npm run local --",
+        description="Module 8's walkthrough on this machine: the lab's DAGs in a local Airflow over the cloud twin.",
+        epilog="Default: start everything, run training then scoring through Airflow's REST API, print the results, "
+        "stop. --ui: start everything and leave it running for a person (Ctrl-C or `npm run local -- down` stops it). "
+        "--direct: run the jobs without Airflow, as spark-submit would.",
     )
-    p.add_argument("--twin", type=Path, help="use the twin already running from this state folder (left running)")
+    p.add_argument("action", nargs="?", choices=["walkthrough", "down", "query"], default="walkthrough",
+                   help="down: stop what --ui left running (the state is kept); "
+                        "query SQL: run SQL in the emulated BigQuery of a running lab")  # fmt: skip
+    p.add_argument("sql", nargs="?", help="query only: the SQL (standard SQL; the dataset without a project is the lab's)")
+    p.add_argument("--ui", action="store_true", help="leave Airflow, the history server and the twin running")
+    p.add_argument("--direct", action="store_true", help="run the jobs directly, without Airflow (the earlier local run)")
+    p.add_argument("--workdir", type=Path, default=REPO / "local-run")
+    p.add_argument("--state-dir", type=Path, help="the twin's state folder (default: WORKDIR/twin); kept between starts")
+    p.add_argument("--airflow-port", type=int, help="default: 8080 when free, else a free port")
+    p.add_argument("--history-port", type=int, help="default: 18080 when free, else a free port")
+    p.add_argument("--sink", choices=["bigquery", "local"], default="bigquery",
+                   help="--direct only. bigquery: through the cloud twin (default); local: Parquet, no servers")  # fmt: skip
+    p.add_argument("--twin", type=Path, help="--direct only: use the twin already running from this state folder")
     p.add_argument("--model-version", help="score with this version instead of training a new one")
-    p.add_argument("--pipeline-id", help="default: local-<UTC time>")
-    p.add_argument("--batch-id", default="local", help="the batch id the run records in batch_runs")
+    p.add_argument("--pipeline-id", help="--direct only; default: local-<UTC time>")
+    p.add_argument("--batch-id", default="local", help="--direct only: the batch id the run records in batch_runs")
     a = p.parse_args(argv)
+    a.state_dir = (a.state_dir or a.workdir / "twin").resolve()
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    if a.action == "down":
+        from local import walkthrough
+
+        walkthrough.stop(a.state_dir)
+        print(f"stopped the local lab of {a.state_dir} (its state is kept)")
+        return 0
+    if a.action == "query":
+        if not a.sql:
+            raise JobError('query needs the SQL to run, e.g. npm run local -- query "SELECT * FROM customer_churn_ds.batch_runs"')
+        state = twin.TwinState.load(a.state_dir)
+        rows = [dict(r.items()) for r in state.bigquery().query(a.sql).result()]
+        print_rows(rows, limit=50)
+        return 0
+    if a.direct:
+        return direct(a)
+    direct_only = [f"--{n.replace('_', '-')}" for n in ("twin", "pipeline_id") if getattr(a, n)]
+    direct_only += ["--sink"] * (a.sink != "bigquery") + ["--batch-id"] * (a.batch_id != "local")
+    if direct_only:
+        raise JobError(
+            f"{', '.join(direct_only)} apply to the direct run only: add --direct (without it the DAGs run in Airflow)"
+        )
+    return through_airflow(a)
+
+
+def through_airflow(a) -> int:
+    """The walkthrough through the local Airflow (local/walkthrough.py), or, with --ui, everything
+    left running until Ctrl-C. A failed run raises JobError naming the DAG, task and batch."""
+    import signal
+
+    from local import walkthrough
+    from local.composer.airflow import AirflowError
+
+    started_here = not (a.state_dir / "airflow" / "airflow.json").exists()
+    try:
+        lab = walkthrough.start(a.state_dir, a.airflow_port, a.history_port)
+    except (AirflowError, walkthrough.LabError, twin.TwinError) as e:
+        raise JobError(str(e)) from e
+    print(f"all services healthy in {lab.timings['all_healthy']:.0f} s")
+    if a.ui:
+        print("\nThe local lab is running (state in " + str(a.state_dir) + "):")
+        walkthrough.print_commands(lab, default_state=a.workdir / "twin")
+        print("\nPress Ctrl-C to stop everything, or run `npm run local -- down` from another terminal.", flush=True)
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+        try:
+            while not stopping and any(lab.airflow.alive().values()):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        print("\nstopping the local lab ...", flush=True)
+        walkthrough.stop(a.state_dir)
+        print("stopped; state kept in " + str(a.state_dir))
+        return 0
+    try:
+        result = walkthrough.walkthrough(lab, a.model_version)
+        state = twin.TwinState.load(a.state_dir)
+        os.environ.update(state.client_env())
+        print(f"scoring run {result['run_id']}: model_version {result['model_version']}, pipeline_id {result['pipeline_id']}")
+        print(
+            "the DAG's check (check_predictions_written XCom): "
+            + ", ".join(f"{k}={v}" for k, v in result["reconciliation"].items())
+        )
+        report_from_bigquery(state, result["pipeline_id"])
+        print(f"history server applications: {len(lab.history.applications())} ({lab.history.url})")
+        print("timings: " + ", ".join(f"{k} {v:.0f} s" for k, v in lab.timings.items()))
+    except AirflowError as e:
+        raise JobError(str(e)) from e
+    finally:
+        if started_here:
+            walkthrough.stop(a.state_dir)
+    return 0
+
+
+def direct(a) -> int:
+    """The jobs run directly on local Spark, without Airflow (the earlier `npm run local`)."""
     now = datetime.now(timezone.utc)
     pid = a.pipeline_id or now.strftime("local-%Y%m%dt%H%M%S")
     data = a.workdir / "data"
@@ -148,15 +256,12 @@ def main(argv: list[str] | None = None) -> int:
 
     state = None
     if a.sink == "bigquery":
-        from local.connector import bigquery as connector
-
         started = a.twin is None
         try:
-            state = twin.up(a.workdir / "twin") if started else twin.TwinState.load(a.twin)
+            state = twin.up(a.state_dir) if started else twin.TwinState.load(a.twin)
         except twin.TwinError as e:
             raise JobError(str(e)) from e
         os.environ.update(state.client_env())
-        connector.install()
         stack = state.stack()
         buckets = {purpose: twin.bucket(stack, purpose) for purpose in ("data", "models", "spark")}
         inputs = {f: twin.upload(state, buckets["data"], f"data/{f}", data / f) for f in written}

@@ -16,6 +16,10 @@ echo "== Spark jobs (pytest, local SparkSession)"
 "$spark/bin/python" -m pytest -p no:cacheprovider -q test/python/spark
 echo "== Cloud twin: the scoring job and the shipped queries against the Cloud Storage and BigQuery emulators"
 bash "$here/test-twin.sh"
+echo "== Dataproc twin: the lab's batches through google-cloud-dataproc's client, run by the twin in spark-submit"
+bash "$here/test-dataproc.sh"
+echo "== Local lab: Airflow 3 over the twin, the history server, the browser cases (Debian's chromium)"
+bash "$here/test-local.sh"
 for name in "${airflow_envs[@]}"; do
   env="$("$here/python-env.sh" "$name")"
   echo "== Airflow DAGs on $name (pytest, Airflow $("$env/bin/python" -c 'import airflow; print(airflow.__version__)'))"

@@ -5,8 +5,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import tableSchemas from '../pyspark/s8s_churn/table_schemas.json';
+import deployedSchemas from './deployed-table-schemas.json';
 import {
-  JOB_TABLES, MODEL_METADATA_PATTERN, MODEL_VERSIONS_TABLE, RUNS_TABLE, TABLE_SCHEMAS,
+  BigQueryColumn, DRIFT_TABLE, JOB_TABLES, MODEL_METADATA_PATTERN, MODEL_VERSIONS_TABLE, PREDICTIONS_TABLE, RUNS_TABLE,
+  TABLE_SCHEMAS,
 } from '../lib/contract';
 import { bucketPurposes, Json, refId, resourcesOf, synthLab } from './helpers';
 
@@ -33,7 +35,7 @@ test('batch_runs is a native table with the columns the check task reconciles, o
   expect(TABLE_SCHEMAS[RUNS_TABLE].map((c) => `${c.name} ${c.type}`)).toEqual([
     'pipeline_id STRING', 'batch_id STRING', 'model_version STRING', 'input_uri STRING',
     'read INT64', 'scored INT64', 'rejected INT64',
-    'started_at TIMESTAMP', 'ended_at TIMESTAMP', 'pipeline_execution_dt TIMESTAMP',
+    'started_at TIMESTAMP', 'ended_at TIMESTAMP', 'pipeline_execution_dt TIMESTAMP', 'drift_status STRING',
   ]);
   for (const c of TABLE_SCHEMAS[RUNS_TABLE]) expect(c.mode).toBe('NULLABLE');
 });
@@ -65,4 +67,57 @@ test('model_versions reads every metadata.json of the models bucket as strict ne
   const metrics = TABLE_SCHEMAS[MODEL_VERSIONS_TABLE].find((c) => c.name === 'metrics')!;
   expect(metrics.type).toBe('RECORD');
   expect(metrics.fields!.map((f) => f.name)).toEqual(['auc', 'accuracy', 'precision', 'recall', 'test_rows']);
+});
+
+/**
+ * What the provider does with a schema change of a deployed native table: in place when every old
+ * column keeps its name, type and mode (REQUIRED -> NULLABLE aside) and added ones are not
+ * REQUIRED; otherwise it replaces the table and its rows are gone
+ * (resourceBigQueryTableSchemaIsChangeable, terraform-provider-google 6.x bigquery_table).
+ */
+function replacesTable(before: readonly BigQueryColumn[], after: readonly BigQueryColumn[]): string[] {
+  const problems: string[] = [];
+  const now = new Map(after.map((c) => [c.name, c]));
+  for (const old of before) {
+    const c = now.get(old.name);
+    if (!c) { problems.push(`${old.name} removed`); continue; }
+    if (c.type !== old.type) problems.push(`${old.name} ${old.type} -> ${c.type}`);
+    if ((c.mode ?? 'NULLABLE') !== (old.mode ?? 'NULLABLE')) problems.push(`${old.name} mode ${old.mode} -> ${c.mode}`);
+    if (old.fields) problems.push(...replacesTable(old.fields, c.fields ?? []).map((p) => `${old.name}.${p}`));
+  }
+  for (const c of after) if (!before.some((o) => o.name === c.name) && c.mode === 'REQUIRED') problems.push(`${c.name} added as REQUIRED`);
+  return problems;
+}
+
+test('a deployed lab keeps its native tables: their synthesized schemas only append NULLABLE columns', () => {
+  const deployed = deployedSchemas as unknown as Record<string, BigQueryColumn[]>;
+  for (const id of JOB_TABLES.filter((t) => t in deployed)) {
+    const now = JSON.parse(tables[id].schema) as BigQueryColumn[];
+    expect([id, replacesTable(deployed[id], now)]).toEqual([id, []]);
+    // Appended, in order: the deployed columns are a prefix of today's.
+    expect(now.slice(0, deployed[id].length).map((c) => c.name)).toEqual(deployed[id].map((c) => c.name));
+  }
+  // The test itself: a type change or a removal would be caught.
+  expect(replacesTable([{ name: 'a', type: 'STRING', mode: 'NULLABLE', description: '' }], [])).toEqual(['a removed']);
+  expect(replacesTable(
+    [{ name: 'a', type: 'STRING', mode: 'NULLABLE', description: '' }], [{ name: 'a', type: 'INT64', mode: 'NULLABLE', description: '' }],
+  )).toEqual(['a STRING -> INT64']);
+  const added = JSON.parse(tables[PREDICTIONS_TABLE].schema).slice(deployed[PREDICTIONS_TABLE].length).map((c: BigQueryColumn) => c.name);
+  expect(added).toEqual(['churn_logit', 'reason_1', 'reason_2', 'reason_3', 'reasons_note']);
+  // batch_drift is new: created, not replacing anything.
+  expect(deployed[DRIFT_TABLE]).toBeUndefined();
+  expect(tables[DRIFT_TABLE]).toMatchObject({
+    time_partitioning: { type: 'DAY', field: 'pipeline_execution_dt' }, clustering: ['pipeline_id'], deletion_protection: false,
+  });
+});
+
+test('the reasons are three nullable records, not a repeated one: a Parquet load needs no list inference', () => {
+  const cols = JSON.parse(tables[PREDICTIONS_TABLE].schema) as BigQueryColumn[];
+  for (const name of ['reason_1', 'reason_2', 'reason_3']) {
+    const c = cols.find((x) => x.name === name)!;
+    expect([c.type, c.mode, c.fields!.map((f) => `${f.name} ${f.type}`)]).toEqual([
+      'RECORD', 'NULLABLE', ['feature STRING', 'value STRING', 'contribution FLOAT64'],
+    ]);
+  }
+  for (const id of JOB_TABLES) expect(JSON.stringify(TABLE_SCHEMAS[id])).not.toContain('REPEATED');
 });

@@ -1,4 +1,5 @@
-import { Testing } from 'cdktf';
+import { AnnotationMetadataEntryType, TerraformStack, Testing } from 'cdktf';
+import { DEFAULT_COMPOSER_IMAGE } from '../lib/config';
 import { airflowEnvVariables, Composer } from '../lib/composer';
 import { AIRFLOW_VARIABLES, OPTIONAL_AIRFLOW_VARIABLES } from '../lib/contract';
 import { Json, resourcesOf, single, synthLab } from './helpers';
@@ -77,5 +78,29 @@ describe('the lab stack', () => {
       const optionalSet = OPTIONAL_AIRFLOW_VARIABLES.filter((k) => envName(k) in vars);
       expect(optionalSet.length).toBe(Object.keys(extra).length);
     }
+  });
+});
+
+describe('the Composer image the construct deploys', () => {
+  const warningsOf = (imageVersion?: string) => {
+    const app = Testing.app();
+    const stack = new TerraformStack(app, 'test');
+    const composer = new Composer(stack, 'composer', {
+      projectId: 'p', region: 'us-central1', name: 'env', serviceAccountEmail: 'sa@p.iam.gserviceaccount.com',
+      bucketName: 'b', labels: {}, variables: requiredValues(), imageVersion,
+    });
+    return composer.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.WARN).map((m) => String(m.data));
+  };
+
+  test('the default is the tested build, with no warning', () => {
+    expect(warningsOf()).toEqual([]);
+    expect(warningsOf(DEFAULT_COMPOSER_IMAGE)).toEqual([]);
+  });
+
+  test('an alias or another build of a tested line deploys, with a warning naming the tested build', () => {
+    expect(warningsOf('composer-3-airflow-3.3.1')).toEqual([
+      expect.stringMatching(/^Composer image composer-3-airflow-3\.3\.1 is not the build the tests lock \(composer-3-airflow-3\.3\.1-build\.10\): an alias resolves to the newest build at creation/),
+    ]);
+    expect(warningsOf('composer-3-airflow-3.3.1-build.12')).toEqual([expect.stringContaining('its packages were not tested')]);
   });
 });

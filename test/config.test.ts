@@ -3,7 +3,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import composerImages from '../airflow/composer_images.json';
-import { ConfigError, DEFAULT_COMPOSER_IMAGE, loadConfig, PLACEHOLDER_PROJECT, SETTINGS, TESTED_COMPOSER_IMAGES } from '../lib/config';
+import {
+  composerLineOf, ConfigError, DEFAULT_COMPOSER_IMAGE, loadConfig, PLACEHOLDER_PROJECT, SETTINGS, SMALLEST_SUBNET_BITS,
+  SUBNET_ADDRESSES_NEEDED, TESTED_COMPOSER_IMAGES,
+} from '../lib/config';
 
 describe('configuration defaults', () => {
   test('no configuration at all gives a complete, placeholder configuration', () => {
@@ -13,7 +16,7 @@ describe('configuration defaults', () => {
       projectIsPlaceholder: true,
       region: 'us-central1',
       prefix: 's8s',
-      composerImage: 'composer-3-airflow-3.2.2',
+      composerImage: 'composer-3-airflow-3.3.1-build.10',
       composerSize: 'ENVIRONMENT_SIZE_SMALL',
       subnetCidr: '10.10.0.0/24',
       phsMachineType: 'e2-standard-2',
@@ -21,6 +24,9 @@ describe('configuration defaults', () => {
       modelVersion: 'latest',
       containerImage: '',
       stateBucket: '',
+      budgetBillingAccount: '',
+      budgetAmount: 0,
+      budgetEmail: '',
     });
   });
 
@@ -55,15 +61,24 @@ const BAD: Array<[string, unknown]> = [
   ['S8S_PREFIX', '1ab'],
   ['S8S_PREFIX', 's8s_lab'],
   ['S8S_PREFIX', '\t'],
+  // Cloud Storage refuses bucket names starting with "goog" or containing "google" or a close misspelling.
+  ['S8S_PREFIX', 'goog'],
+  ['S8S_PREFIX', 'googlab'],
+  ['S8S_PREFIX', 'my-google'],
+  ['S8S_PREFIX', 'lab-g00gle'],
+  ['GOOGLE_CLOUD_PROJECT', 'team-go0gle-lab'],
+  ['GOOGLE_CLOUD_PROJECT', 'goog-lab-1'],
   ['S8S_COMPOSER_IMAGE', 'composer-2-airflow-2.10.5'],
   ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3'],
   ['S8S_COMPOSER_IMAGE', 'latest'],
   ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.10.5'],
   ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.10.5-build.16'],
-  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.3.1'],
-  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2-build'],
-  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2-build.x'],
-  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2 '],
+  // 3.2.2: dropped (docs/composer-lines.md); 3.3.1 is the Airflow 3 line now.
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2-build.4'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.3.1-build'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.3.1-build.x'],
+  ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.3.1 '],
   ['S8S_COMPOSER_SIZE', 'SMALL'],
   ['S8S_COMPOSER_SIZE', 'environment_size_small'],
   ['S8S_SUBNET_CIDR', '10.10.0.0'],
@@ -73,6 +88,8 @@ const BAD: Array<[string, unknown]> = [
   ['S8S_SUBNET_CIDR', '10.0.0.0/8'],
   ['S8S_SUBNET_CIDR', '300.1.1.0/24'],
   ['S8S_SUBNET_CIDR', '10.10.0.0/30x'],
+  // 4 usable addresses: one batch and the history server, not two batches at once.
+  ['S8S_SUBNET_CIDR', '10.10.0.0/29'],
   ['S8S_PHS_MACHINE_TYPE', 'e2-small'],
   ['S8S_PHS_MACHINE_TYPE', 'n1-standard-1'],
   ['S8S_PHS_MACHINE_TYPE', 'E2-STANDARD-2'],
@@ -94,6 +111,14 @@ const BAD: Array<[string, unknown]> = [
   ['S8S_STATE_BUCKET', 'ab'],
   ['S8S_STATE_BUCKET', 'gs://bucket'],
   ['S8S_STATE_BUCKET', 'bucket..name'],
+  ['S8S_BUDGET_BILLING_ACCOUNT', '0123456789AB'],
+  ['S8S_BUDGET_BILLING_ACCOUNT', 'billingAccounts/012345-6789AB-CDEF01'],
+  ['S8S_BUDGET_BILLING_ACCOUNT', '012345-6789ab-cdef01'],
+  ['S8S_BUDGET_AMOUNT', '-5'],
+  ['S8S_BUDGET_AMOUNT', '12.50'],
+  ['S8S_BUDGET_AMOUNT', '50USD'],
+  ['S8S_BUDGET_EMAIL', 'not-an-address'],
+  ['S8S_BUDGET_EMAIL', 'a@example.com,b@example.com'],
 ];
 
 describe('bad configuration fails with a message naming the setting', () => {
@@ -126,20 +151,35 @@ describe('bad configuration fails with a message naming the setting', () => {
 });
 
 describe('the Composer image', () => {
-  test('the tested lines are the Airflow 3 default and the legacy Airflow 2.11 line of airflow/composer_images.json', () => {
-    expect(DEFAULT_COMPOSER_IMAGE).toBe('composer-3-airflow-3.2.2');
-    expect(TESTED_COMPOSER_IMAGES).toEqual(['composer-3-airflow-3.2.2', 'composer-3-airflow-2.11.1']);
-    expect(composerImages.lines.map((l) => [l.image, l.legacy])).toEqual([
-      ['composer-3-airflow-3.2.2', false],
-      ['composer-3-airflow-2.11.1', true],
+  test('the tested lines are the Airflow 3.3.1 default, at a full build, and the legacy Airflow 2.11 line', () => {
+    expect(DEFAULT_COMPOSER_IMAGE).toBe('composer-3-airflow-3.3.1-build.10');
+    expect(TESTED_COMPOSER_IMAGES).toEqual(['composer-3-airflow-3.3.1', 'composer-3-airflow-2.11.1']);
+    expect(composerImages.lines.map((l) => [l.image, l.major, l.legacy])).toEqual([
+      ['composer-3-airflow-3.3.1', 3, false],
+      ['composer-3-airflow-2.11.1', 2, true],
     ]);
     for (const l of composerImages.lines) expect(l.build.startsWith(`${l.image}-build.`)).toBe(true);
+    // The default is the very build the Airflow 3 environment locks, not an alias.
+    expect(DEFAULT_COMPOSER_IMAGE).toBe(composerImages.lines[0].build);
+    expect(composerLineOf(DEFAULT_COMPOSER_IMAGE)?.image).toBe('composer-3-airflow-3.3.1');
+    expect(composerLineOf('composer-3-airflow-2.11.1-build.15')?.major).toBe(2);
+    expect(composerLineOf('composer-3-airflow-3.2.2')).toBeUndefined();
+  });
+
+  test('every pin is marked verified (read from Google) or unverified (with what chose it)', () => {
+    for (const l of composerImages.lines) {
+      const verified = Object.keys(l.verified);
+      const unverified = Object.keys(l.unverified);
+      expect([...verified, ...unverified].sort()).toEqual(Object.keys(l.pins).sort());
+      expect(verified.filter((k) => unverified.includes(k))).toEqual([]);
+      for (const why of Object.values(l.unverified) as string[]) expect(why).toMatch(/^chosen by /);
+    }
   });
 
   test('an untested line stops synth naming the value and every tested line', () => {
     expect(() => loadConfig({ S8S_COMPOSER_IMAGE: 'composer-3-airflow-2.10.5' })).toThrow(
       'S8S_COMPOSER_IMAGE: "composer-3-airflow-2.10.5" is not valid; expected one of the Airflow lines this lab is tested on: ' +
-        'composer-3-airflow-3.2.2 or composer-3-airflow-3.2.2-build.N, or composer-3-airflow-2.11.1 or composer-3-airflow-2.11.1-build.N',
+        'composer-3-airflow-3.3.1 or composer-3-airflow-3.3.1-build.N, or composer-3-airflow-2.11.1 or composer-3-airflow-2.11.1-build.N',
     );
   });
 
@@ -151,6 +191,44 @@ describe('the Composer image', () => {
   });
 });
 
+describe('subnet size', () => {
+  test('is derived from the batch size: two batches of a driver and their executors, plus the history server', () => {
+    const batch = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', 'airflow', 'dags', 'batch_size.json'), 'utf-8'));
+    const nodes = 1 + Number(batch.properties['spark.executor.instances']);
+    expect(SUBNET_ADDRESSES_NEEDED).toBe(2 * nodes + 1);
+    expect(2 ** (32 - SMALLEST_SUBNET_BITS) - 4).toBeGreaterThanOrEqual(SUBNET_ADDRESSES_NEEDED);
+    expect(2 ** (32 - (SMALLEST_SUBNET_BITS + 1)) - 4).toBeLessThan(SUBNET_ADDRESSES_NEEDED);
+    expect(SMALLEST_SUBNET_BITS).toBe(28);
+  });
+
+  test('a subnet too small says how many addresses it holds and how many the lab needs', () => {
+    expect(() => loadConfig({ S8S_SUBNET_CIDR: '10.10.0.0/29' })).toThrow(
+      'S8S_SUBNET_CIDR: "10.10.0.0/29" is not valid; expected a private IPv4 range in CIDR form between /16 and /28, such as 10.10.0.0/24: ' +
+        'a /29 holds 4 usable addresses (Google reserves 4), and the lab needs 7: 2 batches at once of 3 nodes each',
+    );
+  });
+});
+
+describe('budget alert settings', () => {
+  const ACCOUNT = '012345-6789AB-CDEF01';
+  test('off by default; on with an account and an amount; an e-mail is optional', () => {
+    expect(loadConfig({}).budgetBillingAccount).toBe('');
+    const on = loadConfig({ S8S_BUDGET_BILLING_ACCOUNT: ACCOUNT, S8S_BUDGET_AMOUNT: '50' });
+    expect([on.budgetBillingAccount, on.budgetAmount, on.budgetEmail]).toEqual([ACCOUNT, 50, '']);
+    expect(loadConfig({ S8S_BUDGET_BILLING_ACCOUNT: ACCOUNT, S8S_BUDGET_AMOUNT: '50', S8S_BUDGET_EMAIL: 'me@example.com' }).budgetEmail)
+      .toBe('me@example.com');
+  });
+
+  test.each<[string, Record<string, string>]>([
+    ['an account without an amount', { S8S_BUDGET_BILLING_ACCOUNT: ACCOUNT }],
+    ['an account with an amount of 0', { S8S_BUDGET_BILLING_ACCOUNT: ACCOUNT, S8S_BUDGET_AMOUNT: '0' }],
+    ['an amount without an account', { S8S_BUDGET_AMOUNT: '50' }],
+    ['an e-mail alone', { S8S_BUDGET_EMAIL: 'me@example.com' }],
+  ])('%s stops synth naming both settings', (_, env) => {
+    expect(() => loadConfig(env)).toThrow(/S8S_BUDGET_BILLING_ACCOUNT and S8S_BUDGET_AMOUNT: .* do not go together; expected both set/);
+  });
+});
+
 describe('good edge cases pass', () => {
   test.each<[string, string]>([
     ['GOOGLE_CLOUD_PROJECT', 'a1b2c3'],
@@ -158,13 +236,15 @@ describe('good edge cases pass', () => {
     ['S8S_PREFIX', 'ab'],
     ['S8S_PREFIX', 'lab-team-123'],
     ['S8S_REGION', 'europe-west1'],
-    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2'],
-    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.2.2-build.2'],
+    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.3.1'],
+    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.3.1-build.10'],
+    ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-3.3.1-build.12'],
     ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.11.1'],
     ['S8S_COMPOSER_IMAGE', 'composer-3-airflow-2.11.1-build.14'],
     ['S8S_COMPOSER_SIZE', 'ENVIRONMENT_SIZE_MEDIUM'],
     ['S8S_SUBNET_CIDR', '10.0.0.0/16'],
-    ['S8S_SUBNET_CIDR', '172.16.4.0/29'],
+    ['S8S_SUBNET_CIDR', '172.16.4.0/28'],
+    ['S8S_PREFIX', 'go-lab'],
     ['S8S_SUBNET_CIDR', '192.168.0.0/24'],
     ['S8S_PHS_MACHINE_TYPE', 'n2-standard-4'],
     ['S8S_PHS_DISK_GB', '30'],
@@ -174,6 +254,7 @@ describe('good edge cases pass', () => {
     ['S8S_CONTAINER_IMAGE', 'us-docker.pkg.dev/demo-proj/lab/spark@sha256:' + 'a'.repeat(64)],
     ['S8S_CONTAINER_IMAGE', 'gcr.io/demo-proj/spark:1.0'],
     ['S8S_STATE_BUCKET', 'my.state-bucket_1'],
+    ['S8S_BUDGET_AMOUNT', '0'],
   ])('%s = %s', (setting, value) => {
     expect(() => loadConfig({ GOOGLE_CLOUD_PROJECT: 'demo-proj', [setting]: value })).not.toThrow();
   });

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { AIRFLOW_VARIABLES, JOB_TABLES, OPTIONAL_AIRFLOW_VARIABLES, TABLE_SCHEMAS } from '../lib/contract';
-import { DEFAULT_COMPOSER_IMAGE, TESTED_COMPOSER_IMAGES } from '../lib/config';
+import { DEFAULT_COMPOSER_IMAGE } from '../lib/config';
 import { SPARK_RUNTIME_VERSION } from '../lib/names';
 import { LAB_APIS } from '../lib/services';
 import {
@@ -39,7 +39,7 @@ describe('storage', () => {
   const buckets = resourcesOf(stack, 'google_storage_bucket');
   test('one bucket per purpose, deterministic names, secure defaults, destroyable', () => {
     expect(Object.values(buckets).map((b) => b.name).sort()).toEqual(
-      ['code', 'composer', 'data', 'models', 'phs', 'spark'].map((p) => `s8s-demo-proj-${p}`),
+      ['code', 'composer-airflow3', 'data', 'models', 'phs', 'spark'].map((p) => `s8s-demo-proj-${p}`),
     );
     for (const b of Object.values(buckets)) {
       expect(b).toMatchObject({
@@ -64,8 +64,8 @@ describe('storage', () => {
     ];
     expect(objects.map((o) => [o.purpose, o.name]).sort()).toEqual(expected.sort());
     expect(objects.map((o) => o.name)).toEqual(expect.arrayContaining([
-      'dags/customer_churn_prediction.py', 'dags/customer_churn_training.py', 'dags/batch_size.json', 'pyspark/batch_scoring.py',
-      'pyspark/s8s_churn.zip', 'data/scoring.csv', 'data/training.csv',
+      'dags/customer_churn_prediction.py', 'dags/customer_churn_training.py', 'dags/batch_size.json', 'dags/connectors.json',
+      'pyspark/batch_scoring.py', 'pyspark/s8s_churn.zip', 'data/scoring.csv', 'data/training.csv',
     ]));
     for (const o of objects) expect(o.source).toMatch(/^assets\/[^/]+\/[0-9A-F]{32,}\/[^/]+$/i);
   });
@@ -81,7 +81,7 @@ describe('bigquery', () => {
   test('tables carry the schema the job writes, partitioned and clustered for the pipeline_id query', () => {
     const tables = resourcesOf(stack, 'google_bigquery_table');
     const byId = Object.fromEntries(Object.values(tables).map((t) => [t.table_id, t]));
-    expect(Object.keys(byId).sort()).toEqual(['batch_predictions', 'batch_rejects', 'batch_runs', 'model_versions']);
+    expect(Object.keys(byId).sort()).toEqual(['batch_drift', 'batch_predictions', 'batch_rejects', 'batch_runs', 'model_versions']);
     // model_versions is external (test/bigquery.test.ts); the job's tables are native.
     for (const tableId of JOB_TABLES) {
       const t = byId[tableId];
@@ -128,8 +128,8 @@ describe('history server', () => {
 describe('composer', () => {
   const env = single(stack, 'google_composer_environment');
   test('Composer 3, small, the lab account, the lab bucket, no PyPI packages', () => {
-    expect(env.name).toBe('s8s-composer');
-    expect(env.config.software_config.image_version).toBe('composer-3-airflow-3.2.2');
+    expect(env.name).toBe('s8s-composer-airflow3');
+    expect(env.config.software_config.image_version).toBe('composer-3-airflow-3.3.1-build.10');
     expect(env.config.software_config.image_version).toBe(DEFAULT_COMPOSER_IMAGE);
     expect(env.config.software_config.pypi_packages).toBeUndefined();
     expect(env.config.environment_size).toBe('ENVIRONMENT_SIZE_SMALL');
@@ -177,24 +177,67 @@ describe('composer', () => {
 });
 
 describe('changing the Airflow line of a deployed lab', () => {
-  // The google provider (resource_composer_environment.go): image_version is not ForceNew, so a
-  // change is an in-place update of the environment (Composer's upgrade operation), never a
-  // replacement; only the fields below force one, and none of them follows S8S_COMPOSER_IMAGE.
+  // The google provider (google/services/composer/resource_composer_environment.go): `name`,
+  // `project` and `region` are ForceNew, image_version is not. So a change within a line (a newer
+  // build, the alias) must move image_version alone, an in-place upgrade, and a change of major
+  // line must move the name, a replacement, created before the old environment is destroyed.
   const FORCE_NEW = ['name', 'project', 'region'];
   const NODE_FORCE_NEW = ['service_account', 'zone', 'machine_type', 'disk_size_gb', 'oauth_scopes', 'tags', 'ip_allocation_policy'];
+  const environmentOf = (image: string) => single(synthLab({ ...DEMO_ENV, S8S_COMPOSER_IMAGE: image }), 'google_composer_environment');
+  const withoutImage = (env: Json) => ({ ...env, config: { ...env.config, software_config: { ...env.config.software_config, image_version: undefined } } });
 
-  test.each(TESTED_COMPOSER_IMAGES.flatMap((from) => TESTED_COMPOSER_IMAGES.filter((to) => to !== from).map((to) => [from, to])))(
-    '%s -> %s changes only config.software_config.image_version',
-    (from, to) => {
-      const before = single(synthLab({ ...DEMO_ENV, S8S_COMPOSER_IMAGE: from }), 'google_composer_environment');
-      const after = single(synthLab({ ...DEMO_ENV, S8S_COMPOSER_IMAGE: `${to}-build.3` }), 'google_composer_environment');
-      expect(after.config.software_config.image_version).toBe(`${to}-build.3`);
-      for (const k of FORCE_NEW) expect(after[k]).toEqual(before[k]);
-      for (const k of NODE_FORCE_NEW) expect(after.config.node_config[k]).toEqual(before.config.node_config[k]);
-      const withoutImage = (env: Json) => ({ ...env, config: { ...env.config, software_config: { ...env.config.software_config, image_version: undefined } } });
-      expect(withoutImage(after)).toEqual(withoutImage(before));
-    },
-  );
+  test.each([
+    ['composer-3-airflow-3.3.1-build.10', 'composer-3-airflow-3.3.1-build.12'],
+    ['composer-3-airflow-3.3.1-build.10', 'composer-3-airflow-3.3.1'],
+    ['composer-3-airflow-2.11.1-build.14', 'composer-3-airflow-2.11.1-build.15'],
+  ])('%s -> %s (same line) changes only config.software_config.image_version', (from, to) => {
+    const before = environmentOf(from);
+    const after = environmentOf(to);
+    expect(after.config.software_config.image_version).toBe(to);
+    for (const k of FORCE_NEW) expect(after[k]).toEqual(before[k]);
+    for (const k of NODE_FORCE_NEW) expect(after.config.node_config[k]).toEqual(before.config.node_config[k]);
+    expect(withoutImage(after)).toEqual(withoutImage(before));
+  });
+
+  test('each major line synthesizes its own environment and bucket, replaced create-before-destroy', () => {
+    const lines = {
+      airflow3: synthLab({ ...DEMO_ENV, S8S_COMPOSER_IMAGE: 'composer-3-airflow-3.3.1-build.10' }),
+      airflow2: synthLab({ ...DEMO_ENV, S8S_COMPOSER_IMAGE: 'composer-3-airflow-2.11.1-build.14' }),
+    };
+    for (const [line, synth] of Object.entries(lines)) {
+      const env = single(synth, 'google_composer_environment');
+      const composerBucket = Object.entries(resourcesOf(synth, 'google_storage_bucket')).find(([, b]) => b.labels.purpose === 'composer')!;
+      expect({
+        name: env.name,
+        image: env.config.software_config.image_version,
+        bucket: composerBucket[1].name,
+        envLifecycle: env.lifecycle,
+        bucketLifecycle: composerBucket[1].lifecycle,
+      }).toEqual({
+        name: `s8s-composer-${line}`,
+        image: line === 'airflow3' ? 'composer-3-airflow-3.3.1-build.10' : 'composer-3-airflow-2.11.1-build.14',
+        bucket: `s8s-demo-proj-composer-${line}`,
+        envLifecycle: { create_before_destroy: true },
+        bucketLifecycle: { create_before_destroy: true },
+      });
+      // The environment uses the bucket of its own line; DAGs are uploaded there.
+      expect(env.storage_config.bucket).toBe(`\${google_storage_bucket.${composerBucket[0]}.name}`);
+      const dagUploads = Object.values(resourcesOf(synth, 'google_storage_bucket_object')).filter((o) => String(o.name).startsWith('dags/'));
+      expect(dagUploads.length).toBeGreaterThan(0);
+      for (const o of dagUploads) expect(o.bucket).toBe(`\${google_storage_bucket.${composerBucket[0]}.name}`);
+      // Buckets that hold the lab's data are not replaced with the line.
+      const others = Object.values(resourcesOf(synth, 'google_storage_bucket')).filter((b) => b.labels.purpose !== 'composer');
+      for (const b of others) expect(b.name).not.toMatch(/airflow/);
+    }
+    // Everything except the Composer pair is the same for both lines: a line change keeps the
+    // buckets, the dataset and its tables, the accounts and the history server.
+    const stateful = ['google_bigquery_dataset', 'google_bigquery_table', 'google_dataproc_cluster', 'google_service_account', 'google_compute_subnetwork'];
+    for (const type of stateful) expect(resourcesOf(lines.airflow2, type)).toEqual(resourcesOf(lines.airflow3, type));
+    const dataBuckets = (synth: Json) => Object.fromEntries(Object.entries(resourcesOf(synth, 'google_storage_bucket')).filter(([, b]) => b.labels.purpose !== 'composer'));
+    expect(dataBuckets(lines.airflow2)).toEqual(dataBuckets(lines.airflow3));
+    // Other buckets keep no create_before_destroy: only the Composer pair is replaced.
+    for (const b of Object.values(dataBuckets(lines.airflow3))) expect(b.lifecycle).toBeUndefined();
+  });
 });
 
 describe('ordering', () => {
@@ -275,7 +318,7 @@ describe('outputs', () => {
       "SELECT * FROM `demo-proj.customer_churn_ds.batch_predictions` WHERE pipeline_id = 'PIPELINE_ID'",
     );
     expect(stack.output.score_command.value).toBe(
-      'gcloud composer environments run s8s-composer --project demo-proj --location us-central1 dags trigger -- ' +
+      'gcloud composer environments run s8s-composer-airflow3 --project demo-proj --location us-central1 dags trigger -- ' +
         'customer-churn-prediction --conf \'{"model_version": "latest"}\'',
     );
     expect(stack.output.history_server_ui.value).toContain('Spark History Server');
@@ -292,7 +335,7 @@ describe('logical ids of stateful resources', () => {
     ]);
     expect(ids('google_bigquery_dataset')).toEqual(['bigquery_dataset_EBB62DA7']);
     expect(ids('google_bigquery_table')).toEqual([
-      'bigquery_batch_predictions_DE99448A', 'bigquery_batch_rejects_52F24F4A', 'bigquery_batch_runs_851D2814',
+      'bigquery_batch_drift_C71FD7D6', 'bigquery_batch_predictions_DE99448A', 'bigquery_batch_rejects_52F24F4A', 'bigquery_batch_runs_851D2814',
       'bigquery_model_versions_875F739B',
     ]);
     expect(ids('google_dataproc_cluster')).toEqual(['history_cluster_44900294']);
@@ -308,7 +351,7 @@ describe('configuration reaches the resources', () => {
       S8S_PHS_DISK_GB: '50', S8S_COMPOSER_SIZE: 'ENVIRONMENT_SIZE_MEDIUM', S8S_STATE_BUCKET: 'my-tf-state',
       S8S_MODEL_VERSION: 'v1', S8S_SUBNET_CIDR: '192.168.8.0/24',
     });
-    expect(single(custom, 'google_composer_environment')).toMatchObject({ name: 'team1-composer', region: 'europe-west1' });
+    expect(single(custom, 'google_composer_environment')).toMatchObject({ name: 'team1-composer-airflow3', region: 'europe-west1' });
     expect(single(custom, 'google_composer_environment').config.environment_size).toBe('ENVIRONMENT_SIZE_MEDIUM');
     expect(single(custom, 'google_dataproc_cluster').cluster_config.master_config).toMatchObject({
       machine_type: 'n2-standard-2', disk_config: { boot_disk_size_gb: 50 },

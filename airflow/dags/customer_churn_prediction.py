@@ -1,6 +1,8 @@
 """Batch scoring: score the sample customers with a model version; predictions land in
 BigQuery customer_churn_ds.batch_predictions under this run's pipeline_id, rejected rows in
-batch_rejects, and the run's counts in batch_runs. The last task reconciles the three in BigQuery.
+batch_rejects, and the run's counts in batch_runs. A task then reconciles the three in BigQuery, and
+the last one checks the run's drift from the model's training data (batch_drift): it warns at the
+drift_psi_moderate variable's PSI and fails the run at drift_psi_high's.
 
 Trigger with a model version (UI "Trigger DAG w/ config", or the CLI):
     {"model_version": "v20260131t120000"}     # or "latest", or leave it out
@@ -18,12 +20,16 @@ from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
 from s8s_common import (
     DATASET,
+    DRIFT_HIGH,
+    DRIFT_MODERATE,
     MODELS_ROOT,
     PIPELINE_ID,
     PREDICTIONS_TABLE,
     SCORING_VERSION_PATTERN,
     batch_id_template,
+    drift_sql,
     input_uri,
+    judge_drift,
     lab_batch,
     lab_dag_settings,
     reconcile,
@@ -77,6 +83,30 @@ with DAG(
         print("RECONCILED " + ", ".join(f"{k}={v}" for k, v in numbers.items()))
         return numbers
 
+    @task(task_id="check_drift")
+    def check_drift(reconciled: dict[str, Any], dataset: str, project: str, location: str, moderate: str, high: str):
+        """Reads the reconciled run's drift rows (one parameterized query) and judges them."""
+        import logging
+
+        pipeline_id = reconciled["pipeline_id"]
+        job = BigQueryHook(location=location, use_legacy_sql=False).insert_job(
+            configuration={
+                "query": {
+                    "query": drift_sql(dataset),
+                    "useLegacySql": False,
+                    "queryParameters": [
+                        {"name": "pipeline_id", "parameterType": {"type": "STRING"}, "parameterValue": {"value": pipeline_id}}
+                    ],
+                }
+            },
+            project_id=project,
+            location=location,
+        )
+        rows = [dict(r.items()) for r in job.result()]
+        verdict = judge_drift(pipeline_id, rows, moderate, high, logging.getLogger("s8s.drift"))
+        print("DRIFT " + ", ".join(f"{k}={v}" for k, v in verdict.items()))
+        return verdict
+
     score = lab_batch(
         task_id="Predict-Customer-Churn",
         kind="score",
@@ -95,6 +125,9 @@ with DAG(
             "--execution-ts={{ run_timestamp_iso(dag_run) }}",
             # The run's batch_runs row names the batch that wrote it; the check compares it.
             f"--batch-id={BATCH_ID}",
+            # The drift check's thresholds, for the run's batch_runs.drift_status.
+            f"--drift-moderate={DRIFT_MODERATE}",
+            f"--drift-high={DRIFT_HIGH}",
         ],
     )
 
@@ -106,4 +139,13 @@ with DAG(
         location="{{ var.value.region }}",
     )
 
-    announce_pipeline(PIPELINE_ID, MODEL_VERSION, RESULTS_TABLE) >> score >> checked
+    drift_checked = check_drift(
+        reconciled=checked,
+        dataset=DATASET,
+        project="{{ var.value.project_id }}",
+        location="{{ var.value.region }}",
+        moderate=DRIFT_MODERATE,
+        high=DRIFT_HIGH,
+    )
+
+    announce_pipeline(PIPELINE_ID, MODEL_VERSION, RESULTS_TABLE) >> score >> checked >> drift_checked

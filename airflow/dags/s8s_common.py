@@ -39,6 +39,7 @@ JOBS_ARCHIVE = "s8s_churn.zip"
 PREDICTIONS_TABLE = "batch_predictions"
 REJECTS_TABLE = "batch_rejects"
 RUNS_TABLE = "batch_runs"
+DRIFT_TABLE = "batch_drift"
 DATASET = "{{ var.value.project_id }}.{{ var.value.bq_dataset }}"
 
 
@@ -139,6 +140,14 @@ def lab_dag_settings(version_pattern: str, version_help: str, input_help: str) -
 # The values live in batch_size.json beside this file (uploaded with the DAGs): `npm run preflight`
 # reads the same file to check the quota. A local file read, no variable or network access.
 BATCH_SIZE: dict[str, str] = json.loads(Path(__file__).with_name("batch_size.json").read_text())["properties"]
+# The spark-bigquery connector version every batch runs, pinned with the runtime property Google
+# documents for Serverless batches (dataproc.sparkBqConnector.version: the connector's README at tag
+# 0.43.1, "Specifying the Spark BigQuery connector version", and
+# https://cloud.google.com/dataproc-serverless/docs/guides/bigquery-connector-spark-example). Runtime
+# 2.3 ships 0.42.3; pinning 0.43.1 gives the cloud the version the cloud twin builds and runs
+# (local/connector), one definition in connectors.json beside this file (uploaded with the DAGs).
+CONNECTORS: dict[str, dict[str, str]] = json.loads(Path(__file__).with_name("connectors.json").read_text())
+CONNECTOR_PROPERTIES: dict[str, str] = {CONNECTORS["bigquery"]["property"]: CONNECTORS["bigquery"]["version"]}
 BATCH_VCPUS = int(BATCH_SIZE["spark.driver.cores"]) + int(BATCH_SIZE["spark.executor.cores"]) * int(
     BATCH_SIZE["spark.executor.instances"]
 )
@@ -148,8 +157,8 @@ def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
     """The Batch resource for a lab job on Dataproc Serverless, on the runtime the
     spark_runtime_version variable names. No connector jar: runtime 2.x ships the BigQuery
     connector, and a second copy on the classpath fails the job ("BigQueryRelationProvider not a
-    subtype", kevenpinto/spark-serverless-repo-example#2); Google's connector page asks for
-    --jars only on runtime 2.0."""
+    subtype", kevenpinto/spark-serverless-repo-example#2); its version is chosen by the
+    CONNECTOR_PROPERTIES runtime property instead."""
     return {
         "pyspark_batch": {
             "main_python_file_uri": f"{CODE}/{main_file}",
@@ -159,7 +168,7 @@ def spark_batch(main_file: str, args: list[str]) -> dict[str, Any]:
         "runtime_config": {
             "version": "{{ var.value.spark_runtime_version }}",
             "container_image": "{{ var.value.get('container_image_uri', '') }}",
-            "properties": dict(BATCH_SIZE),
+            "properties": {**BATCH_SIZE, **CONNECTOR_PROPERTIES},
         },
         "environment_config": {
             "execution_config": {
@@ -293,3 +302,80 @@ def lab_batch(task_id: str, kind: str, main_file: str, args: list[str]) -> LabBa
         batch_id=batch_id_template(kind),
         batch=spark_batch(main_file, args),
     )
+
+
+# The drift check's thresholds: Airflow variables the stack sets (airflow/variables.json
+# "defaults": 0.1 and 0.25, the PSI convention: below 0.1 no significant shift, 0.1-0.25 moderate,
+# 0.25 or more significant; Siddiqi, "Credit Risk Scorecards", 2006; Yurdakul 2018). The scoring
+# job gets the same values (--drift-moderate/--drift-high) for its batch_runs.drift_status.
+DRIFT_MODERATE = "{{ var.value.drift_psi_moderate }}"
+DRIFT_HIGH = "{{ var.value.drift_psi_high }}"
+
+
+def drift_sql(dataset: str) -> str:
+    """The run's drift_status and its batch_drift rows, worst first (one row with NULL feature
+    figures when the run measured none). `dataset` is project.dataset."""
+    runs, drift = (f"`{dataset}.{table}`" for table in (RUNS_TABLE, DRIFT_TABLE))
+    return (
+        "SELECT r.drift_status, d.feature, d.kind, d.`rows`, d.psi, d.js_distance, d.largest_shift\n"
+        f"FROM {runs} AS r LEFT JOIN {drift} AS d ON d.pipeline_id = r.pipeline_id\n"
+        "WHERE r.pipeline_id = @pipeline_id\n"
+        "ORDER BY d.psi DESC, d.feature"
+    )
+
+
+def psi_threshold(name: str, value: Any) -> float:
+    """A PSI threshold variable as a number, or AirflowFailException naming it."""
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number > 0:
+        raise AirflowFailException(f"Airflow variable {name} is {value!r}; expected a PSI above 0 such as 0.1 or 0.25")
+    return number
+
+
+def judge_drift(pipeline_id: str, rows: list[dict[str, Any]], moderate: Any, high: Any, log: Any) -> dict[str, Any]:
+    """Warns about each feature at or above the moderate PSI, and fails the run (AirflowFailException,
+    as a retry measures the same rows) naming each feature at or above the high PSI with its
+    figures. A run scored with a model version that has no baseline passes with a warning."""
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    moderate_psi = psi_threshold("drift_psi_moderate", moderate)
+    high_psi = psi_threshold("drift_psi_high", high)
+    if moderate_psi > high_psi:
+        raise AirflowFailException(
+            f"drift_psi_moderate {moderate_psi} is above drift_psi_high {high_psi}; expected moderate <= high"
+        )
+    if not rows:
+        raise AirflowFailException(f"no {RUNS_TABLE} row for pipeline_id={pipeline_id}: the run's drift was never recorded")
+    status = rows[0]["drift_status"]
+    if status == "no_baseline":
+        log.warning("no baseline: the run's model version predates drift baselines; drift not checked for %s", pipeline_id)
+        return {"pipeline_id": pipeline_id, "drift_status": status, "high": [], "moderate": []}
+    measured = [r for r in rows if r["feature"] is not None]
+    if not measured:
+        raise AirflowFailException(f"{DRIFT_TABLE} has no rows for pipeline_id={pipeline_id} though drift_status is {status!r}")
+
+    def figures(r: dict[str, Any]) -> str:
+        return f"{r['feature']} (psi={r['psi']:.4f}, js_distance={r['js_distance']:.4f}, largest shift {r['largest_shift']})"
+
+    high_rows = [r for r in measured if r["psi"] >= high_psi]
+    moderate_rows = [r for r in measured if moderate_psi <= r["psi"] < high_psi]
+    for r in moderate_rows:
+        log.warning("moderate drift (psi >= %s): %s", moderate_psi, figures(r))
+    if high_rows:
+        raise AirflowFailException(
+            f"Input drifted from the model's training data (psi >= {high_psi}) in {len(high_rows)} feature(s) of "
+            f"pipeline_id={pipeline_id}: " + "; ".join(figures(r) for r in high_rows)
+        )
+    return {
+        "pipeline_id": pipeline_id,
+        "drift_status": status,
+        "features": len(measured),
+        "max_psi": max(r["psi"] for r in measured),
+        "high": [],
+        "moderate": [r["feature"] for r in moderate_rows],
+    }

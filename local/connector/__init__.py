@@ -1,2 +1,3 @@
-"""The connectors the twin's Spark uses: the Cloud Storage connector's jars (jars.py) and the
-spark-bigquery connector's indirect write, step for step (bigquery.py)."""
+"""The connector jars of the cloud twin's Spark (jars.py): Google's spark-bigquery connector at the
+version the batches pin (airflow/dags/connectors.json), and the Cloud Storage connector with the
+Hadoop client jars it needs."""

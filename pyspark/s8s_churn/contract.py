@@ -61,12 +61,14 @@ SCHEMA_FILE = "table_schemas.json"
 PREDICTIONS_TABLE = "batch_predictions"
 REJECTS_TABLE = "batch_rejects"
 RUNS_TABLE = "batch_runs"
+DRIFT_TABLE = "batch_drift"
 MODEL_VERSIONS_TABLE = "model_versions"
 _BQ_TO_SPARK = {
     "STRING": T.StringType(),
     "INT64": T.LongType(),
     "FLOAT64": T.DoubleType(),
     "TIMESTAMP": T.TimestampType(),
+    "BOOL": T.BooleanType(),
 }
 # What a JSON value of each column type may be in a record checked by check_record.
 _BQ_TO_PYTHON: dict[str, tuple[type, ...]] = {
@@ -75,6 +77,7 @@ _BQ_TO_PYTHON: dict[str, tuple[type, ...]] = {
     "FLOAT64": (int, float),
     "TIMESTAMP": (str, datetime),
     "RECORD": (dict,),
+    "BOOL": (bool,),
 }
 
 
@@ -86,9 +89,8 @@ def load_table_schemas() -> dict[str, list[dict]]:
 
 
 def _spark_type(column: dict) -> T.DataType:
-    if column["type"] == "RECORD":
-        return _struct(column["fields"])
-    return _BQ_TO_SPARK[column["type"]]
+    base = _struct(column["fields"]) if column["type"] == "RECORD" else _BQ_TO_SPARK[column["type"]]
+    return T.ArrayType(base, True) if column.get("mode") == "REPEATED" else base
 
 
 def _struct(columns: list[dict]) -> T.StructType:
@@ -114,12 +116,23 @@ def _record_problems(record: dict, columns: list[dict], prefix: str) -> list[str
         column = by_name.get(name)
         if column is None or value is None:
             continue
-        allowed = _BQ_TO_PYTHON[column["type"]]
-        if not isinstance(value, allowed) or isinstance(value, bool):
-            problems.append(f"{prefix}{name} is {value!r}, expected a {column['type']} value")
-        elif column["type"] == "RECORD":
-            problems += _record_problems(value, column["fields"], f"{prefix}{name}.")
+        if column.get("mode") == "REPEATED":
+            if not isinstance(value, list):
+                problems.append(f"{prefix}{name} is {value!r}, expected a list (REPEATED {column['type']})")
+                continue
+            for i, item in enumerate(value):
+                problems += _value_problems(item, column, f"{prefix}{name}[{i}]")
+        else:
+            problems += _value_problems(value, column, f"{prefix}{name}")
     return problems
+
+
+def _value_problems(value, column: dict, where: str) -> list[str]:
+    allowed = _BQ_TO_PYTHON[column["type"]]
+    # bool is an int in Python: only a BOOL column takes it.
+    if value is None or (isinstance(value, allowed) and (column["type"] == "BOOL" or not isinstance(value, bool))):
+        return _record_problems(value, column["fields"], f"{where}.") if column["type"] == "RECORD" and value else []
+    return [f"{where} is {value!r}, expected a {column['type']} value"]
 
 
 def conform(df: DataFrame, table: str) -> DataFrame:

@@ -5,6 +5,18 @@ saved as its coefficients (model/logistic.json) and scored as one Spark SQL colu
 scoring needs no Spark ML stages, no feature vector and no Spark job to load the model: on the lab's
 training sample it is also the most accurate of the models compared (docs/benchmark.md).
 Versions trained earlier as a Spark ML PipelineModel (the forest) still load and score.
+
+Reason codes. For a linear model the exact additive attribution of a prediction is each input's
+weight times its distance from the training average (the linear-model case of SHAP: Lundberg and
+Lee, "A Unified Approach to Interpreting Model Predictions", NeurIPS 2017, section 5.1, "Linear
+SHAP"; Molnar, "Interpretable Machine Learning", chapter "Shapley values", the linear-model
+example). On the logit scale:
+  - a number:   weight x (value - its training mean);
+  - a category: the weight of the customer's level (0 for a level training never saw) minus the
+                training-weighted mean weight of the column (sum over levels of share x weight);
+  - base value: the logit of the training average, intercept + sum(weight x mean) + the columns'
+                mean weights;
+so base + the contributions = the row's logit (churn_logit) exactly, up to float rounding.
 """
 
 from __future__ import annotations
@@ -42,6 +54,14 @@ LOGISTIC_FILE = "logistic.json"
 DEFAULT_REG_PARAM = 0.001
 
 
+# The inputs as a retention team reads them: total_charges_filled is reported as total_charges,
+# whose blank (a new customer) is shown as its own value.
+REASON_NAMES = {"total_charges_filled": "total_charges"}
+BLANK = "(blank)"
+TOP_REASON_COUNT = 3
+REASON_COLUMNS = [f"reason_{i}" for i in range(1, TOP_REASON_COUNT + 1)]
+
+
 def model_uri(models_root: str, version: str) -> str:
     return f"{models_root.rstrip('/')}/{version}/model"
 
@@ -71,13 +91,54 @@ def design(levels: dict[str, list[str]]) -> list[tuple[str, str | None, Column]]
 
 
 @dataclass(frozen=True)
+class Reference:
+    """The training rows' average customer: the mean of each number and the share of each category
+    level. Reason codes measure every input against it."""
+
+    numeric_means: dict[str, float]
+    category_shares: dict[str, dict[str, float]]
+
+    @classmethod
+    def of(cls, rows: DataFrame, levels: dict[str, list[str]]) -> "Reference":
+        """Means and shares of the training rows (one Spark job)."""
+        aggs = [F.avg(F.col(c).cast("double")).alias(f"mean:{c}") for c in NUMERIC_FEATURES]
+        aggs += [F.count(F.when(F.col(c) == F.lit(v), 1)).alias(f"n:{c}:{v}") for c in CATEGORICAL_FEATURES for v in levels[c]]
+        found = rows.select(F.count(F.lit(1)).alias("rows"), *aggs).first().asDict()
+        total = found["rows"] or 1
+        return cls(
+            numeric_means={c: float(found[f"mean:{c}"] or 0.0) for c in NUMERIC_FEATURES},
+            category_shares={c: {v: found[f"n:{c}:{v}"] / total for v in levels[c]} for c in CATEGORICAL_FEATURES},
+        )
+
+    def to_doc(self) -> dict:
+        return {"numeric_means": self.numeric_means, "category_shares": self.category_shares}
+
+    @classmethod
+    def from_doc(cls, doc, where: str) -> "Reference":
+        means = doc.get("numeric_means") if isinstance(doc, dict) else None
+        shares = doc.get("category_shares") if isinstance(doc, dict) else None
+        if not isinstance(means, dict) or sorted(means) != sorted(NUMERIC_FEATURES) or not all(map(_is_number, means.values())):
+            raise JobError(f"{where}: reference.numeric_means is {means!r}, expected a mean for each of {NUMERIC_FEATURES}")
+        if not isinstance(shares, dict) or sorted(shares) != sorted(CATEGORICAL_FEATURES):
+            raise JobError(f"{where}: reference.category_shares has {sorted(shares or {})}, expected {CATEGORICAL_FEATURES}")
+        for column, levels in shares.items():
+            if not isinstance(levels, dict) or not all(map(_is_number, levels.values())):
+                raise JobError(f"{where}: reference.category_shares.{column} is {levels!r}, expected level -> share")
+        return cls(numeric_means=means, category_shares=shares)
+
+
+@dataclass(frozen=True)
 class LogisticModel:
-    """churn_probability = 1 / (1 + exp(-margin)); margin = intercept + the weighted inputs."""
+    """churn_probability = 1 / (1 + exp(-margin)); margin = intercept + the weighted inputs.
+
+    `reference` (the training means and shares) is what reason codes need; versions trained before
+    it was recorded have none, and their rows are scored without reasons."""
 
     intercept: float
     numeric: dict[str, float]
     categorical: dict[str, dict[str, float]]
     kind: str = LOGISTIC
+    reference: Reference | None = None
 
     @classmethod
     def fit(cls, rows: DataFrame, reg_param: float = DEFAULT_REG_PARAM, max_iter: int = 100):
@@ -85,7 +146,8 @@ class LogisticModel:
         is its coefficients, named by column and level."""
         from pyspark.ml.classification import LogisticRegression
 
-        inputs = design(category_levels(rows))
+        levels = category_levels(rows)
+        inputs = design(levels)
         fitted = LogisticRegression(labelCol="label", featuresCol="features", regParam=reg_param, maxIter=max_iter).fit(
             with_feature_vector(rows, inputs)
         )
@@ -96,35 +158,104 @@ class LogisticModel:
                 numeric[column] = weight
             else:
                 categorical[column][level] = weight
-        return cls(intercept=float(fitted.intercept), numeric=numeric, categorical=categorical), fitted
+        reference = Reference.of(rows, levels)
+        model = cls(intercept=float(fitted.intercept), numeric=numeric, categorical=categorical, reference=reference)
+        return model, fitted
+
+    def category_weight(self, column: str) -> Column:
+        """The weight of the row's level of `column`; 0 for a level training never saw, or NULL."""
+        term = None
+        for level, weight in self.categorical[column].items():
+            hit = F.col(column) == F.lit(level)
+            term = F.when(hit, F.lit(weight)) if term is None else term.when(hit, F.lit(weight))
+        return F.lit(0.0) if term is None else term.otherwise(F.lit(0.0))
 
     def margin(self) -> Column:
         total = F.lit(self.intercept)
         for column, weight in self.numeric.items():
             total = total + F.col(column).cast("double") * F.lit(weight)
         for column, weights in self.categorical.items():
-            if not weights:
-                continue
-            term = None
-            for level, weight in weights.items():
-                hit = F.col(column) == F.lit(level)
-                term = F.when(hit, F.lit(weight)) if term is None else term.when(hit, F.lit(weight))
-            total = total + term.otherwise(F.lit(0.0))
+            if weights:
+                total = total + self.category_weight(column)
         return total
+
+    def mean_category_weight(self, column: str) -> float:
+        """The training-weighted mean weight of a categorical column."""
+        shares = self.reference.category_shares[column]
+        return sum(shares.get(level, 0.0) * weight for level, weight in self.categorical[column].items())
+
+    def base_value(self) -> float:
+        """The logit of the training average: what the contributions are measured from."""
+        ref = self.reference
+        return (
+            self.intercept
+            + sum(w * ref.numeric_means[c] for c, w in self.numeric.items())
+            + sum(self.mean_category_weight(c) for c in self.categorical)
+        )
+
+    def contributions(self) -> list[tuple[str, Column, Column]]:
+        """(feature name, the customer's value as text, contribution on the logit scale) per input."""
+        ref = self.reference
+        out = []
+        for column, weight in self.numeric.items():
+            value = F.col(column).cast("double")
+            shown = F.col(column).cast("string")
+            if column == "total_charges_filled":  # a blank TotalCharges is its own value
+                shown = F.coalesce(F.col("total_charges").cast("string"), F.lit(BLANK))
+            out.append((REASON_NAMES.get(column, column), shown, F.lit(weight) * (value - F.lit(ref.numeric_means[column]))))
+        for column in self.categorical:
+            shown = F.coalesce(F.col(column), F.lit(BLANK))
+            out.append((column, shown, self.category_weight(column) - F.lit(self.mean_category_weight(column))))
+        return out
+
+    def reasons(self) -> dict[str, Column]:
+        """reason_1..3: the contributions that raise the score most, largest first, ties by feature
+        name, each a struct (feature, value, contribution); NULL where fewer are positive.
+
+        Sorting structs whose first field is the negated contribution and second the feature name
+        orders them by contribution descending, then name ascending (sort_array compares structs
+        field by field), without a lambda comparator."""
+        entries = F.array(
+            *[
+                F.struct(
+                    (-contribution).alias("rank"),
+                    F.lit(name).alias("feature"),
+                    shown.alias("value"),
+                    contribution.alias("contribution"),
+                )
+                for name, shown, contribution in self.contributions()
+            ]
+        )
+        top = F.slice(F.sort_array(F.filter(entries, lambda e: e["contribution"] > 0)), 1, TOP_REASON_COUNT)
+        columns = {}
+        for i, name in enumerate(REASON_COLUMNS):
+            e = top.getItem(i)
+            reason = F.struct(e["feature"].alias("feature"), e["value"].alias("value"), e["contribution"].alias("contribution"))
+            columns[name] = F.when(F.size(top) > i, reason)
+        columns["reasons_note"] = F.when(
+            F.size(top) == 0, F.lit("no input raises this customer's score above the training average")
+        )
+        return columns
 
     def score(self, features: DataFrame) -> DataFrame:
         """Adds churn_probability and prediction (1 when the probability is above 0.5, as Spark
         ML's default threshold decides), as plain column expressions."""
-        m = self.margin()
-        return features.withColumns(
+        scored = features.withColumn("churn_logit", self.margin())
+        m = F.col("churn_logit")
+        scored = scored.withColumns(
             {
                 "churn_probability": F.lit(1.0) / (F.lit(1.0) + F.exp(-m)),
                 "prediction": F.when(m > 0, F.lit(1)).otherwise(F.lit(0)).cast("long"),
             }
         )
+        if self.reference is None:
+            return with_no_reasons(scored, NO_REFERENCE_NOTE)
+        return scored.withColumns(self.reasons())
 
     def to_json(self) -> str:
         doc = {"kind": self.kind, "intercept": self.intercept, "numeric": self.numeric, "categorical": self.categorical}
+        if self.reference is not None:
+            doc["reference"] = self.reference.to_doc()
         return json.dumps(doc, indent=1, sort_keys=True)
 
     @classmethod
@@ -151,7 +282,8 @@ class LogisticModel:
         for column, weights in categorical.items():
             if not isinstance(weights, dict) or not all(map(_is_number, weights.values())):
                 raise JobError(f"{where}: categorical.{column} is {weights!r}, expected level -> weight")
-        return cls(intercept=float(doc["intercept"]), numeric=numeric, categorical=categorical)
+        reference = Reference.from_doc(doc["reference"], where) if "reference" in doc else None
+        return cls(intercept=float(doc["intercept"]), numeric=numeric, categorical=categorical, reference=reference)
 
     def write(self) -> "_LogisticWriter":
         """Spark ML's MLWritable shape (model.write().overwrite().save(uri)), so the registry
@@ -171,6 +303,16 @@ class _LogisticWriter:
         fs, path = hadoop_path(spark, uri)
         fs.delete(path, True)  # a folder of an earlier model under the same version name
         write_text(spark, f"{uri}/{LOGISTIC_FILE}", self.model.to_json())
+
+
+NO_REFERENCE_NOTE = "no reasons: this model version was trained before training means were recorded; re-train it to get reasons"
+FOREST_NOTE = "no reasons: a forest model has no exact additive reason codes; train the logistic model to get them"
+
+
+def with_no_reasons(scored: DataFrame, note: str) -> DataFrame:
+    """The reason columns left empty, with the note saying why."""
+    empty = {name: F.lit(None) for name in REASON_COLUMNS}
+    return scored.withColumns({**empty, "reasons_note": F.lit(note)})
 
 
 def _is_number(value) -> bool:
@@ -218,9 +360,12 @@ def score(model, features: DataFrame) -> DataFrame:
     from pyspark.ml.functions import vector_to_array
 
     scored = model.transform(features)
-    return scored.withColumn("prediction", F.col("prediction").cast("long")).withColumn(
+    scored = scored.withColumn("prediction", F.col("prediction").cast("long")).withColumn(
         "churn_probability", vector_to_array(F.col("probability"))[1]
     )
+    # The forest's log-odds, clipped where its probability is 0 or 1.
+    p = F.least(F.greatest(F.col("churn_probability"), F.lit(1e-12)), F.lit(1 - 1e-12))
+    return with_no_reasons(scored.withColumn("churn_logit", F.log(p / (F.lit(1.0) - p))), FOREST_NOTE)
 
 
 def load_model(spark: SparkSession, models_root: str, version: str):

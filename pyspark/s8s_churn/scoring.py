@@ -26,12 +26,22 @@ from datetime import datetime, timezone
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
-from s8s_churn.contract import PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, conform, spark_schema
+from s8s_churn.contract import DRIFT_TABLE, PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, RUNS_TABLE, conform, spark_schema
+from s8s_churn.drift import (
+    HIGH_PSI,
+    MODERATE_PSI,
+    NO_BASELINE,
+    bin_count_columns,
+    bin_count_names,
+    check_baseline,
+    drift_rows,
+    overall_status,
+)
 from s8s_churn.features import valid_features
 from s8s_churn.job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg
 from s8s_churn.model import load_model, score
-from s8s_churn.registry import LATEST, check_model_version, resolve_model_version
-from s8s_churn.sinks import BigQuerySink, LocalSink, run_labels, run_row
+from s8s_churn.registry import LATEST, METADATA_FILE, check_model_version, resolve_model_version
+from s8s_churn.sinks import BigQuerySink, LocalSink, literal_rows, run_labels, run_row
 from s8s_churn.validation import checked_rows
 
 log = logging.getLogger("s8s.scoring")
@@ -47,6 +57,9 @@ class ScoringConfig:
     execution_ts: datetime
     show_samples: bool
     batch_id: str = LOCAL_BATCH_ID
+    # PSI thresholds of the run's drift_status (the DAG passes its drift variables).
+    drift_moderate: float = MODERATE_PSI
+    drift_high: float = HIGH_PSI
     # When the job started (its arguments were parsed): batch_runs.started_at.
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
@@ -75,7 +88,11 @@ def parse_args(argv: list[str] | None) -> ScoringConfig:
         default=False,
         help="print a few scored rows (from the cached result; no extra read)",
     )
+    p.add_argument("--drift-moderate", type=float, default=MODERATE_PSI, help=f"PSI of a moderate drift (default {MODERATE_PSI})")
+    p.add_argument("--drift-high", type=float, default=HIGH_PSI, help=f"PSI of a high drift (default {HIGH_PSI})")
     a = p.parse_args(argv)
+    if not 0 < a.drift_moderate <= a.drift_high:
+        p.error(f"--drift-moderate {a.drift_moderate} / --drift-high {a.drift_high}: expected 0 < moderate <= high")
     try:
         check_model_version(a.model_version, allow_latest=True)
     except JobError as e:
@@ -101,10 +118,12 @@ def parse_args(argv: list[str] | None) -> ScoringConfig:
         execution_ts=a.execution_ts or datetime.now(timezone.utc),
         show_samples=a.show_samples,
         batch_id=a.batch_id,
+        drift_moderate=a.drift_moderate,
+        drift_high=a.drift_high,
     )
 
 
-def run_record(cfg: ScoringConfig, model_version: str, read: int, scored: int, rejected: int) -> dict:
+def run_record(cfg: ScoringConfig, model_version: str, read: int, scored: int, rejected: int, drift_status: str) -> dict:
     """The run's batch_runs row, once both output tables are written (so ended_at is now)."""
     return run_row(
         pipeline_id=cfg.pipeline_id,
@@ -117,7 +136,16 @@ def run_record(cfg: ScoringConfig, model_version: str, read: int, scored: int, r
         started_at=cfg.started_at,
         ended_at=datetime.now(timezone.utc),
         pipeline_execution_dt=cfg.execution_ts,
+        drift_status=drift_status,
     )
+
+
+def drift_table_rows(spark: SparkSession, cfg: ScoringConfig, version: str, rows: list[dict]) -> DataFrame:
+    """The run's batch_drift rows as a DataFrame of literals (no Python worker)."""
+    full = [
+        {**r, "pipeline_id": cfg.pipeline_id, "model_version": version, "pipeline_execution_dt": cfg.execution_ts} for r in rows
+    ]
+    return literal_rows(spark, full, spark_schema(DRIFT_TABLE))
 
 
 def with_run_columns(df: DataFrame, cfg: ScoringConfig, model_version: str) -> DataFrame:
@@ -193,15 +221,35 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     checked = unobserved.observe(input_seen, F.count(F.lit(1)).alias("read"), F.count(F.col(REJECT_REASON)).alias("rejected"))
     predictions_written = Observation("predictions_written")
     scored = score(model, valid_features(checked))
+    # Drift is counted by the same Observation as the written rows: the baseline's bins, as
+    # aggregate expressions over the very rows being written (no second read, no cache).
+    baseline = check_baseline(model_meta.get("drift_baseline"), f"model {version}'s {METADATA_FILE}")
     predictions = conform(with_run_columns(scored, cfg, version), PREDICTIONS_TABLE).observe(
-        predictions_written, F.count(F.lit(1)).alias("scored"), F.coalesce(F.sum("prediction"), F.lit(0)).alias("churn")
+        predictions_written,
+        F.count(F.lit(1)).alias("scored"),
+        F.coalesce(F.sum("prediction"), F.lit(0)).alias("churn"),
+        *bin_count_columns(baseline),
     )
+    cfg.sink.require_tables((PREDICTIONS_TABLE, DRIFT_TABLE, REJECTS_TABLE, RUNS_TABLE))
     # An earlier attempt's BigQuery job still running could land after this attempt's DELETE.
     cfg.sink.fence_earlier_attempts()
     cfg.sink.replace(spark, PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
     seen = observed(input_seen, "the input", ("read", "rejected"))
-    written = observed(predictions_written, PREDICTIONS_TABLE, ("scored", "churn"))
+    written = observed(predictions_written, PREDICTIONS_TABLE, ("scored", "churn", *bin_count_names(baseline)))
     read, scored_count, churn = seen["read"], written["scored"], written["churn"]
+
+    if baseline:
+        drift = drift_rows(baseline, written, cfg.drift_moderate, cfg.drift_high)
+        drift_status = overall_status(drift)
+    else:  # a version trained before baselines were recorded
+        log.warning("model %s has no drift baseline (trained before it was recorded): drift not measured", version)
+        drift, drift_status = [], NO_BASELINE
+    cfg.sink.replace(spark, DRIFT_TABLE, cfg.pipeline_id, drift_table_rows(spark, cfg, version, drift))
+    for r in drift:
+        if r["status"] != "ok":
+            log.warning(
+                "DRIFT %s %s: psi=%.4f js=%.4f, %s", r["status"], r["feature"], r["psi"], r["js_distance"], r["largest_shift"]
+            )
 
     reasons: list[tuple[str, int]] = []
     if seen["rejected"]:
@@ -218,7 +266,7 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
         cfg.sink.replace(spark, REJECTS_TABLE, cfg.pipeline_id, spark.createDataFrame([], spark_schema(REJECTS_TABLE)))
 
     reconcile(read, scored_count, rejected_count)
-    cfg.sink.record_run(spark, run_record(cfg, version, read, scored_count, rejected_count))
+    cfg.sink.record_run(spark, run_record(cfg, version, read, scored_count, rejected_count, drift_status))
 
     if cfg.show_samples:
         shown = ["customer_id", "contract", "tenure_group", "monthly_charges", "prediction", "churn_probability"]
@@ -233,6 +281,8 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
         "rejected": rejected_count,
         "predictions": {k: v for k, v in by_prediction.items() if v},
         "reject_reasons": [{"reason": r, "rows": n} for r, n in reasons],
+        "drift_status": drift_status,
+        "drift": {r["feature"]: {"psi": r["psi"], "js_distance": r["js_distance"], "status": r["status"]} for r in drift},
         "seconds": round(time.monotonic() - started, 1),
     }
 

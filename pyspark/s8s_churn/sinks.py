@@ -43,6 +43,7 @@ def run_row(
     started_at: datetime,
     ended_at: datetime,
     pipeline_execution_dt: datetime,
+    drift_status: str,
 ) -> dict[str, Any]:
     """The run's batch_runs row, in the table's column order."""
     values = dict(locals())
@@ -64,6 +65,20 @@ def one_row(spark: SparkSession, row: dict[str, Any], schema: T.StructType) -> D
         return F.lit(value).cast(dtype)
 
     return spark.range(1, numPartitions=1).select([literal(row[f.name], f.dataType).alias(f.name) for f in schema.fields])
+
+
+def literal_rows(spark: SparkSession, rows: list[dict[str, Any]], schema: T.StructType) -> DataFrame:
+    """A few rows of the schema, made of literals in the JVM (as one_row); empty when rows is."""
+    if not rows:
+        return spark.range(0).select([F.lit(None).cast(f.dataType).alias(f.name) for f in schema.fields])
+
+    def literal(value: Any, dtype: T.DataType):
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        return F.lit(value).cast(dtype)
+
+    structs = [F.struct(*[literal(r.get(f.name), f.dataType).alias(f.name) for f in schema.fields]) for r in rows]
+    return spark.range(1, numPartitions=1).select(F.inline(F.array(*structs)))
 
 
 @dataclass(frozen=True)
@@ -89,6 +104,9 @@ class LocalSink:
     def fence_earlier_attempts(self) -> list[str]:
         """Nothing to fence: a local run writes in its own process, with nothing left running."""
         return []
+
+    def require_tables(self, tables: tuple[str, ...]) -> None:
+        """Nothing to check: a local table is a folder the first write creates."""
 
 
 # Set only by the cloud twin (local/twin): the BigQuery emulator's REST endpoint. Unset on
@@ -301,9 +319,32 @@ class BigQuerySink:
         job = self._query(self.delete_statement(table), params)
         log.info("deleted %s earlier rows of pipeline_id=%s from %s", job.num_dml_affected_rows, pipeline_id, table)
 
+    def require_table(self, table: str) -> None:
+        """A JobError unless the table exists: the stack creates it partitioned and clustered, while
+        the connector, finding no table, would create an unpartitioned one from the DataFrame."""
+        from google.api_core.exceptions import NotFound
+
+        if self.client is None:
+            raise JobError("the BigQuery sink has no client; build it with BigQuerySink.connect")
+        try:
+            self.client.get_table(self.table_id(table))
+        except NotFound as e:
+            raise JobError(
+                f"BigQuery table {self.table_id(table)} does not exist; deploy the stack (npx cdktf deploy), which "
+                "creates it partitioned and clustered, then run the job again"
+            ) from e
+
+    def require_tables(self, tables: tuple[str, ...]) -> None:
+        """Every table the run writes, checked before its first write: a missing one stops the job
+        before any row lands, not halfway through its tables."""
+        for table in tables:
+            self.require_table(table)
+
     def connector_options(self) -> dict[str, str]:
-        """The connector's write options: one load job through the spark bucket, with the run's labels."""
-        options = {"writeMethod": "indirect", "temporaryGcsBucket": self.temp_bucket}
+        """The connector's write options: one load job through the spark bucket, with the run's labels.
+        CREATE_NEVER: the connector fails instead of creating a missing table (BigQueryWriteHelper
+        checks before it writes any file), a second guard behind require_table."""
+        options = {"writeMethod": "indirect", "temporaryGcsBucket": self.temp_bucket, "createDisposition": "CREATE_NEVER"}
         options.update({f"bigQueryJobLabel.{key}": value for key, value in self.labels.items()})
         return options
 
@@ -314,6 +355,7 @@ class BigQuerySink:
         return fence_earlier_jobs(self.client, self.project, self.labels)
 
     def replace(self, spark: SparkSession, table: str, pipeline_id: str, rows: DataFrame) -> None:
+        self.require_table(table)
         self.delete_rows(table, pipeline_id)
         connector_write(rows, self.table_id(table), self.connector_options())
 

@@ -18,10 +18,20 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from s8s_churn.contract import REJECT_REASON
+from s8s_churn.drift import training_baseline
 from s8s_churn.features import valid_features
 from s8s_churn.job import JobError, get_spark
-from s8s_churn.model import DEFAULT_REG_PARAM, LOGISTIC, MODEL_KINDS, LogisticModel, build_pipeline, score
-from s8s_churn.registry import check_model_version, save_model, timestamp_text
+from s8s_churn.model import DEFAULT_REG_PARAM, LOGISTIC, MODEL_KINDS, LogisticModel, build_pipeline, category_levels, score
+from s8s_churn.registry import (
+    DEFAULT_MAX_AUC_DROP,
+    DEFAULT_MIN_AUC,
+    check_model_version,
+    list_models,
+    newest_promoted,
+    promotion_verdict,
+    save_model,
+    timestamp_text,
+)
 from s8s_churn.validation import checked_rows
 
 log = logging.getLogger("s8s.training")
@@ -38,7 +48,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--num-trees", type=int, default=60, help="forest: number of trees")
     p.add_argument("--max-depth", type=int, default=8, help="forest: maximum depth")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--min-auc", type=float, default=DEFAULT_MIN_AUC, help=f"promotion gate: held-out AUC floor (default {DEFAULT_MIN_AUC})"
+    )
+    p.add_argument(
+        "--max-auc-drop",
+        type=float,
+        default=DEFAULT_MAX_AUC_DROP,
+        help=f"promotion gate: how far below the promoted version's AUC it may be (default {DEFAULT_MAX_AUC_DROP})",
+    )
     a = p.parse_args(argv)
+    if not 0.5 <= a.min_auc <= 1:
+        p.error(f"--min-auc: {a.min_auc} is outside 0.5-1")
+    if not 0 <= a.max_auc_drop <= 0.5:
+        p.error(f"--max-auc-drop: {a.max_auc_drop} is outside 0-0.5")
     if not 0.05 <= a.test_fraction <= 0.5:
         p.error(f"--test-fraction: {a.test_fraction} is outside 0.05-0.5")
     if a.num_trees < 1 or not 1 <= a.max_depth <= 30:
@@ -95,7 +118,14 @@ def train(spark: SparkSession, a: argparse.Namespace) -> dict:
     else:
         model = build_pipeline(seed=a.seed, num_trees=a.num_trees, max_depth=a.max_depth).fit(train_rows)
         forest = {"num_trees": a.num_trees, "max_depth": a.max_depth}
-    metrics = evaluate(score(model, test_rows))
+    scored_test = score(model, test_rows).cache()
+    metrics = evaluate(scored_test)
+    baseline = training_baseline(train_rows, scored_test, category_levels(train_rows))
+    scored_test.unpersist()
+    # The gate compares with what 'latest' scores with now, before this version exists.
+    others = [m for m in list_models(spark, a.models_root) if m["version"] != a.model_version]
+    promotion = promotion_verdict(metrics["auc"], newest_promoted(others), a.min_auc, a.max_auc_drop)
+    log.info("promotion gate for %s: %s", a.model_version, promotion["reason"])
     metadata = {
         "version": a.model_version,
         "trained_at": timestamp_text(datetime.now(timezone.utc)),
@@ -105,6 +135,8 @@ def train(spark: SparkSession, a: argparse.Namespace) -> dict:
         "metrics": metrics,
         "params": {**forest, "seed": a.seed, "test_fraction": a.test_fraction},
         "spark_version": spark.version,
+        "promotion": promotion,
+        "drift_baseline": baseline,
     }
     where = save_model(spark, a.models_root, a.model_version, model, metadata)
     checked.unpersist()

@@ -1,4 +1,4 @@
-"""A real Airflow for the DAG tests, the one of the environment pytest runs in: Airflow 3.2.2 or
+"""A real Airflow for the DAG tests, the one of the environment pytest runs in: Airflow 3.3.1 or
 2.11.1, each with the packages of its Composer image (airflow/composer_images.json). A throwaway
 AIRFLOW_HOME with a SQLite database, and the Airflow variables set the way the stack sets them,
 as AIRFLOW_VAR_* variables.
@@ -41,6 +41,7 @@ SAMPLE_VARIABLES = {
     "model_bucket": "s8s-demo-proj-models",
     "spark_bucket": "s8s-demo-proj-spark",
     "spark_runtime_version": "2.3",
+    **_LISTED["defaults"],  # the drift thresholds the stack sets
 }
 
 HOME = Path(tempfile.mkdtemp(prefix="s8s-airflow-home-"))
@@ -71,7 +72,7 @@ AIRFLOW_3 = LINE["airflow"].startswith("3.")
 
 # How a run comes to be, per line. "cli" is what the stack's train_command and score_command run
 # (`airflow dags trigger` without --logical-date: on Airflow 3 the run has no logical date);
-# "ui" is the UI's trigger form as it opens (Airflow 3.2.2's form pre-fills the logical date with
+# "ui" is the UI's trigger form as it opens (Airflow 3's form, as read on 3.2.2, pre-fills the logical date with
 # the current time for a DAG that is not partitioned); "airflow2" is any
 # Airflow 2 trigger, which always has one.
 TRIGGERS = ("cli", "ui") if AIRFLOW_3 else ("airflow2",)
@@ -83,12 +84,17 @@ def pytest_sessionstart(session):
     sys.path.insert(0, str(DAGS))
 
 
+# Where DagBag lives, and how it is told to leave Airflow's example DAGs out: Airflow 3.3 removed
+# DagBag(include_examples=...) (AIRFLOW__CORE__LOAD_EXAMPLES=False above keeps them out there),
+# Airflow 2.11 still takes it. The in-process and the fresh-process loads use both.
+DAGBAG_MODULE = "airflow.dag_processing.dagbag" if AIRFLOW_3 else "airflow.models.dagbag"
+DAGBAG_KWARGS = {"dag_folder": str(DAGS)} if AIRFLOW_3 else {"dag_folder": str(DAGS), "include_examples": False}
+
+
 def load_dagbag():
-    if AIRFLOW_3:
-        from airflow.dag_processing.dagbag import DagBag
-    else:
-        from airflow.models.dagbag import DagBag
-    return DagBag(dag_folder=str(DAGS), include_examples=False)
+    import importlib
+
+    return importlib.import_module(DAGBAG_MODULE).DagBag(**DAGBAG_KWARGS)
 
 
 # Logical dates of the runs that have one: distinct per run, as Airflow requires.
@@ -129,8 +135,13 @@ def _run_task_supervised(*, ti, task, run_triggerer: bool = False) -> None:
 
     from airflow.sdk.api.datamodels._generated import BundleInfo
     from airflow.sdk.api.datamodels._generated import TaskInstance as TaskInstanceSDK
-    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor, supervise
+    from airflow.sdk.execution_time import supervisor
+    from airflow.sdk.execution_time.supervisor import InProcessTestSupervisor
     from airflow.utils.state import TaskInstanceState
+
+    # Task SDK 1.3 (Airflow 3.3) renamed supervise() to supervise_task(), same keywords; the old
+    # name warns. Earlier SDKs have only supervise().
+    supervise = getattr(supervisor, "supervise_task", None) or supervisor.supervise
 
     ti.set_state(TaskInstanceState.QUEUED)  # the Execution API starts only a queued task
     supervise(

@@ -1,155 +1,132 @@
 """Google Cloud on localhost, at the wire: what the Google provider's clients send is real.
 
-- Dataproc: a gRPC server implementing BatchController (CreateBatch, GetBatch) and the
-  long-running Operations service's CancelOperation. The provider's own DataprocHook builds a real
-  google.cloud.dataproc_v1.BatchControllerClient; only its channel is pointed here, so every request
-  is serialized by Google's message classes (an unknown field fails before anything is sent) and
-  parsed back here into the same classes.
+- Dataproc: the Dataproc twin (local/dataproc), its gRPC server in this process, reached through
+  the redirect the local Airflow loads (local/composer/dataproc_redirect.py), so the provider's
+  own DataprocHook and google-cloud-dataproc's client send every request, and the twin answers it
+  as it answers the local lab (validation, states, operations, cancellation). Its batches run as
+  ScriptedRun says (a short Python process each, no Spark: these tests are about what Airflow and
+  the operator do with a batch's states; test_check_on_emulator.py runs real batches). Recorder
+  keeps every request as received and can refuse chosen calls with PERMISSION_DENIED, as right
+  after a deploy while IAM propagates.
 - BigQuery: an HTTP server answering the REST calls google-cloud-bigquery makes for a query job
   (jobs.insert, jobs.get, jobs.getQueryResults); the client finds it through BIGQUERY_EMULATOR_HOST,
   which google.cloud.bigquery._helpers reads. Each job's JSON body is kept as it was sent.
-- Credentials: anonymous, so that no metadata server or key file is asked.
+- Credentials: the anonymous connection the local Airflow uses (providers-google `is_anonymous`).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
-from concurrent import futures
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable
 
 import grpc
 from google.cloud import dataproc_v1
-from google.longrunning import operations_pb2
-from google.protobuf import any_pb2, empty_pb2
 
 State = dataproc_v1.Batch.State
 FINISHED = (State.SUCCEEDED, State.FAILED, State.CANCELLED)
 
 
-class FakeDataproc:
-    """Batches by resource name. `script` queues the states GetBatch reports for a batch, one per
-    call (the last one sticks); a batch with no script reports the state it was created with."""
+class Recorder(grpc.ServerInterceptor):
+    """Every request the twin receives, as (method, request message), in order. `refuse(method,
+    request)` returns a message to answer PERMISSION_DENIED with, or None to let the call through."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []  # (method, request message), in order
-        self.batches: dict[str, dataproc_v1.Batch] = {}
-        self.script: dict[str, list[int]] = {}
-        # What a batch created here ends as; `outcomes` first, one per CreateBatch, then `outcome`.
-        self.outcome = State.SUCCEEDED
-        self.outcome_message = ""
-        self.outcomes: list[int] = []
-        # GetBatch calls per resource name to refuse with PERMISSION_DENIED first (as right after
-        # a deploy, while IAM propagates): the wait of that attempt fails, its batch lives on.
-        self.deny_polls: dict[str, int] = {}
-        # Called with each CreateBatchRequest (and the call's context) before it is handled.
-        self.before_create: Callable[[dataproc_v1.CreateBatchRequest, grpc.ServicerContext], None] | None = None
+        self.calls: list[tuple[str, Any]] = []
+        self.refuse: Callable[[str, Any], str | None] = lambda method, request: None
         self._lock = threading.Lock()
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        self._server.add_generic_rpc_handlers(
-            (
-                grpc.method_handlers_generic_handler(
-                    "google.cloud.dataproc.v1.BatchController",
-                    {
-                        "CreateBatch": grpc.unary_unary_rpc_method_handler(
-                            self._create,
-                            request_deserializer=dataproc_v1.CreateBatchRequest.deserialize,
-                            response_serializer=operations_pb2.Operation.SerializeToString,
-                        ),
-                        "GetBatch": grpc.unary_unary_rpc_method_handler(
-                            self._get,
-                            request_deserializer=dataproc_v1.GetBatchRequest.deserialize,
-                            response_serializer=dataproc_v1.Batch.serialize,
-                        ),
-                    },
-                ),
-                grpc.method_handlers_generic_handler(
-                    "google.longrunning.Operations",
-                    {
-                        "CancelOperation": grpc.unary_unary_rpc_method_handler(
-                            self._cancel,
-                            request_deserializer=operations_pb2.CancelOperationRequest.FromString,
-                            response_serializer=empty_pb2.Empty.SerializeToString,
-                        ),
-                    },
-                ),
-            )
-        )
-        self.port = self._server.add_insecure_port("127.0.0.1:0")
-        self._server.start()
 
-    def stop(self) -> None:
-        self._server.stop(grace=None)
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method, inner = handler_call_details.method.rsplit("/", 1)[-1], handler.unary_unary
 
-    def channel(self, *args, **kwargs) -> grpc.Channel:
-        """Stands in for BatchControllerGrpcTransport.create_channel."""
-        return grpc.insecure_channel(f"127.0.0.1:{self.port}")
+        def recorded(request, context):
+            with self._lock:
+                self.calls.append((method, request))
+            denied = self.refuse(method, request)
+            if denied:
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, denied)
+            return inner(request, context)
 
-    def add_batch(self, name: str, state: int, states: list[int] | None = None) -> None:
-        """A batch an earlier attempt left behind."""
-        self.batches[name] = dataproc_v1.Batch(name=name, state=state, operation=name.replace("/batches/", "/operations/op-"))
-        if states:
-            self.script[name] = list(states)
+        return handler._replace(unary_unary=recorded)
 
     def requests(self, method: str) -> list[Any]:
-        return [request for m, request in self.calls if m == method]
-
-    def _create(self, request: dataproc_v1.CreateBatchRequest, context: grpc.ServicerContext) -> operations_pb2.Operation:
         with self._lock:
-            self.calls.append(("CreateBatch", request))
-            if self.before_create:
-                self.before_create(request, context)
-            project, region = _parent(request.parent)
-            name = f"projects/{project}/locations/{region}/batches/{request.batch_id}"
-            if name in self.batches:
-                context.abort(grpc.StatusCode.ALREADY_EXISTS, f"Batch {name} already exists")
-            operation = f"projects/{project}/regions/{region}/operations/op-{request.batch_id}"
-            batch = dataproc_v1.Batch(request.batch)
-            batch.name, batch.operation = name, operation
-            batch.state = self.outcomes.pop(0) if self.outcomes else self.outcome
-            batch.state_message = self.outcome_message
-            self.batches[name] = batch
-            metadata = any_pb2.Any()
-            metadata.Pack(dataproc_v1.BatchOperationMetadata.pb(dataproc_v1.BatchOperationMetadata(batch=name)))
-            return operations_pb2.Operation(name=operation, done=False, metadata=metadata)
-
-    def _get(self, request: dataproc_v1.GetBatchRequest, context: grpc.ServicerContext) -> dataproc_v1.Batch:
-        with self._lock:
-            self.calls.append(("GetBatch", request))
-            if self.deny_polls.get(request.name, 0) > 0:
-                self.deny_polls[request.name] -= 1
-                context.abort(grpc.StatusCode.PERMISSION_DENIED, f"Permission 'dataproc.batches.get' denied on {request.name}")
-            batch = self.batches.get(request.name)
-            if batch is None:
-                context.abort(grpc.StatusCode.NOT_FOUND, f"Batch {request.name} not found")
-            polls = sum(1 for m, r in self.calls if m == "GetBatch" and r.name == request.name)
-            if batch.state in (State.PENDING, State.RUNNING) and polls > 20:
-                # A batch nobody cancels stays live: end a wait that would never end.
-                context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{request.name} still {batch.state.name} after {polls} polls")
-            queued = self.script.get(request.name)
-            if queued:
-                batch.state = queued.pop(0) if len(queued) > 1 else queued[0]
-            return batch
-
-    def _cancel(self, request: operations_pb2.CancelOperationRequest, context: grpc.ServicerContext) -> empty_pb2.Empty:
-        with self._lock:
-            self.calls.append(("CancelOperation", request))
-            for batch in self.batches.values():
-                if batch.operation == request.name:
-                    if batch.state in FINISHED:
-                        context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{request.name} is already done")
-                    # Cancelling takes a while: one more poll sees CANCELLING, then CANCELLED.
-                    self.script[batch.name] = [State.CANCELLING, State.CANCELLED]
-                    return empty_pb2.Empty()
-            context.abort(grpc.StatusCode.NOT_FOUND, f"Operation {request.name} not found")
+            return [request for m, request in self.calls if m == method]
 
 
-def _parent(parent: str) -> tuple[str, str]:
-    match = re.fullmatch(r"projects/([^/]+)/(?:locations|regions)/([^/]+)", parent)
-    assert match, f"not a Dataproc parent: {parent}"
-    return match.group(1), match.group(2)
+# What a scripted batch's process does: exit 0; print the job's error line and exit 2; run until
+# stopped; run until stopped, and after SIGTERM only once released.
+_PROGRAMS = {
+    "succeed": "print('job done')",
+    "fail": "import sys; print(\"ERROR: model version 'v9' not found\", file=sys.stderr); sys.exit(2)",
+    "hold": "import time; print('running', flush=True); time.sleep(600)",
+    # Stops only once the test releases it (ScriptedRun.release) after SIGTERM: seen CANCELLING until then.
+    "slow-stop": (
+        "import os, signal, sys, time\n"
+        "def stop(*a):\n"
+        "    deadline = time.monotonic() + 120\n"
+        "    while not os.path.exists(sys.argv[1]) and time.monotonic() < deadline: time.sleep(0.05)\n"
+        "    sys.exit(143)\n"
+        "signal.signal(signal.SIGTERM, stop)\n"
+        "print('running', flush=True)\ntime.sleep(600)"
+    ),
+}
+
+
+class ScriptedRun:
+    """The Dataproc twin's executor for these tests: `plan(batch_id)` says what each batch does,
+    one of "succeed" (the default), "fail", "hold", "slow-stop", "pending" (stays PENDING until
+    cancelled), "cancel" (holds, and a user cancels it at once, as from the console) or
+    "cancel-slow" (the same, its process stopping only once released). Files are not fetched:
+    every URI exists."""
+
+    def __init__(self) -> None:
+        self.plan: Callable[[str], str] = lambda batch_id: "succeed"
+        self.twin = None  # set by the fixture: a user's cancel goes to it
+        self.folder: Path | None = None
+
+    def release(self, batch_id: str) -> None:
+        """Lets a "slow-stop" batch's process exit after its SIGTERM."""
+        (self.folder / f"{batch_id}.release").touch()
+
+    def exists(self, uri: str) -> bool:
+        return True
+
+    def stage(self, batch, work: Path) -> dict:
+        plan = self.plan(batch.name.rsplit("/", 1)[-1])
+        if plan == "pending":
+            deadline = time.monotonic() + 120
+            while batch.state != State.CANCELLING and time.monotonic() < deadline:
+                time.sleep(0.05)
+        return {"plan": plan}
+
+    def start(self, batch, staged: dict, output: Path) -> subprocess.Popen:
+        plan = staged["plan"]
+        program = _PROGRAMS[{"cancel": "hold", "cancel-slow": "slow-stop"}.get(plan, plan)]
+        with open(output, "ab") as out:
+            release = output.parent.parent / f"{batch.name.rsplit('/', 1)[-1]}.release"
+            self.folder = release.parent
+            cmd = [sys.executable, "-c", program, str(release)]
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        if plan in ("cancel", "cancel-slow"):
+            threading.Thread(target=self._user_cancels, args=(batch.operation,), daemon=True).start()
+        return proc
+
+    def _user_cancels(self, operation: str) -> None:
+        time.sleep(0.2)  # once the batch is RUNNING
+        self.twin.cancel(operation, context=None)
+
+    def publish(self, uri: str, data: bytes) -> None:
+        pass
 
 
 class FakeBigQuery:

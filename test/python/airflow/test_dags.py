@@ -12,7 +12,18 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import AIRFLOW_3, DAGS, IMAGES, LINE, OPTIONAL_VARIABLES, REPO, SAMPLE_VARIABLES, VARIABLES, load_dagbag
+from conftest import (
+    DAGBAG_KWARGS,
+    DAGBAG_MODULE,
+    DAGS,
+    IMAGES,
+    LINE,
+    OPTIONAL_VARIABLES,
+    REPO,
+    SAMPLE_VARIABLES,
+    VARIABLES,
+    load_dagbag,
+)
 
 SCORING = "customer-churn-prediction"
 TRAINING = "customer-churn-training"
@@ -27,13 +38,12 @@ def dagbag():
 def test_dagbag_loads_without_import_errors_or_deprecation_warnings():
     """Imported in a fresh process, as the DAG processor does: no import error, and no warning
     about anything Airflow moved or removed, raised from the DAG files."""
-    dagbag_module = "airflow.dag_processing.dagbag" if AIRFLOW_3 else "airflow.models.dagbag"
     code = (
         "import warnings\n"
-        f"from {dagbag_module} import DagBag\n"
+        f"from {DAGBAG_MODULE} import DagBag\n"
         "with warnings.catch_warnings(record=True) as caught:\n"
         "    warnings.simplefilter('always')\n"
-        f"    bag = DagBag(dag_folder={str(DAGS)!r}, include_examples=False)\n"
+        f"    bag = DagBag(**{DAGBAG_KWARGS!r})\n"
         "assert not bag.import_errors, bag.import_errors\n"
         f"ours = [f'{{w.filename}}:{{w.lineno}}: {{w.message}}' for w in caught if {str(DAGS)!r} in str(w.filename)]\n"
         "assert not ours, ours\n"
@@ -54,8 +64,22 @@ def test_this_environment_is_the_package_set_of_its_composer_build():
     for name, pinned in LINE["pins"].items():
         assert f"\n{name}=={pinned} \\" in lock, name
         assert version(name) == pinned, name
+    unverified = ", ".join(LINE["unverified"])
+    assert f"# Unverified (not read from Google's package list; see airflow/composer_images.json): {unverified}." in lock
     assert [line["testEnv"] for line in IMAGES["lines"]] == ["airflow3", "airflow2"]
-    assert IMAGES["default"] == IMAGES["lines"][0]["image"] and not IMAGES["lines"][0]["legacy"]
+    # The default deploys the very build this environment copies, not an alias that resolves later.
+    assert IMAGES["default"] == IMAGES["lines"][0]["build"] and not IMAGES["lines"][0]["legacy"]
+
+
+def test_every_pin_says_whether_it_was_read_from_google():
+    for line in IMAGES["lines"]:
+        verified, unverified = set(line["verified"]), set(line["unverified"])
+        assert set(line["pins"]) == verified | unverified and not verified & unverified, line["image"]
+        assert all(why.strip() for why in {**line["verified"], **line["unverified"]}.values())
+    docs = (REPO / "docs" / "versions.md").read_text()
+    for line in IMAGES["lines"]:
+        for name in line["unverified"]:
+            assert f"`{name}` {line['pins'][name]} (unverified" in docs, (line["image"], name)
 
 
 def test_test_python_runs_the_suite_once_per_line():
@@ -66,9 +90,10 @@ def test_test_python_runs_the_suite_once_per_line():
 
 def test_scoring_dag_shape(dagbag):
     dag = dagbag.get_dag(SCORING)
-    assert set(dag.task_ids) == {"announce_pipeline", "Predict-Customer-Churn", "check_predictions_written"}
+    assert set(dag.task_ids) == {"announce_pipeline", "Predict-Customer-Churn", "check_predictions_written", "check_drift"}
     assert dag.get_task("announce_pipeline").downstream_task_ids == {"Predict-Customer-Churn"}
     assert dag.get_task("Predict-Customer-Churn").downstream_task_ids == {"check_predictions_written"}
+    assert dag.get_task("check_predictions_written").downstream_task_ids == {"check_drift"}
     assert type(dag.timetable).__name__ == "NullTimetable"  # schedule=None: runs only when triggered
     assert dag.catchup is False and dag.max_active_runs == 1
     assert dag.start_date == datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -192,10 +217,9 @@ def test_parsing_touches_no_database_and_no_variables(tmp_path):
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path}/missing/dir/airflow.db"
     env["AIRFLOW_HOME"] = str(tmp_path)
     env["PYTHONPATH"] = str(DAGS)  # as Airflow 3's DAG processor puts the bundle folder on sys.path
-    dagbag_module = "airflow.dag_processing.dagbag" if AIRFLOW_3 else "airflow.models.dagbag"
     code = (
-        f"from {dagbag_module} import DagBag\n"
-        f"bag = DagBag(dag_folder={str(DAGS)!r}, include_examples=False)\n"
+        f"from {DAGBAG_MODULE} import DagBag\n"
+        f"bag = DagBag(**{DAGBAG_KWARGS!r})\n"
         "assert not bag.import_errors, bag.import_errors\n"
         "print(sorted(bag.dag_ids))\n"
         "from airflow.settings import Session\n"

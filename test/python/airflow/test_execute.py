@@ -1,18 +1,22 @@
 """Every task of both DAGs run by Airflow's own runner (dag.test(): on Airflow 3 the Task SDK's
 task runner and Execution API), on the Airflow of this environment, for runs triggered the ways a
-user triggers them (conftest.TRIGGERS), with Google Cloud replaced at the wire (google_fakes.py):
-the assertions are on the requests the Google provider's clients send and on what Airflow records
+user triggers them (conftest.TRIGGERS), with Google Cloud on localhost at the wire (google_fakes.py:
+the Dataproc twin reached through the local Airflow's redirect, a recording BigQuery): the
+assertions are on the requests the Google provider's clients send and on what Airflow records
 for the run, its tasks' states, attempts and XComs."""
 
 from __future__ import annotations
 
+import importlib
+import json
 import re
 
 import pytest
-from google_fakes import FakeBigQuery, FakeDataproc, State
+from google_fakes import FakeBigQuery, Recorder, ScriptedRun, State
 
 from conftest import (
     AIRFLOW_3,
+    REPO,
     SAMPLE_VARIABLES,
     TRIGGERS,
     load_dagbag,
@@ -23,6 +27,19 @@ from conftest import (
     task_states,
     xcom_value,
 )
+
+
+def connector_version() -> str:
+    """The spark-bigquery connector version the cloud twin loads (local/connector/jars.py reads it from
+    airflow/dags/connectors.json): the batches must ask Dataproc for the same one."""
+    import sys
+
+    if str(REPO) not in sys.path:
+        sys.path.append(str(REPO))  # last: `import airflow` stays the installed package
+    from local.connector.jars import bigquery_connector
+
+    return bigquery_connector().version
+
 
 SCORING = "customer-churn-prediction"
 TRAINING = "customer-churn-training"
@@ -51,43 +68,84 @@ RECONCILE_FIELDS = [
 ]
 
 
-class Google:
-    """The fakes of one test. BigQuery answers the check's query with `row(batch_id)`, batch_id
-    being the id of the last batch the run created."""
+DRIFT_FIELDS = [
+    {"name": "drift_status", "type": "STRING"},
+    {"name": "feature", "type": "STRING"},
+    {"name": "kind", "type": "STRING"},
+    {"name": "rows", "type": "INTEGER"},
+    {"name": "psi", "type": "FLOAT"},
+    {"name": "js_distance", "type": "FLOAT"},
+    {"name": "largest_shift", "type": "STRING"},
+]
+CALM = [
+    ["ok", "tenure", "numeric", 395, 0.02, 0.05, "<= 2: 0.100 -> 0.110"],
+    ["ok", "contract", "categorical", 395, 0.01, 0.03, "x"],
+]
 
-    def __init__(self, dataproc: FakeDataproc) -> None:
-        self.dataproc = dataproc
+
+class Google:
+    """Google Cloud of one test: the Dataproc twin (its requests recorded, its batches scripted)
+    and BigQuery, which answers the reconciliation query with `row(batch_id)`, batch_id being the
+    id of the last batch the run created, and the drift query with `drift`."""
+
+    def __init__(self, twin, recorder: Recorder, run: ScriptedRun) -> None:
+        self.twin, self.recorder, self.run = twin, recorder, run
         self.row = lambda batch_id: [1, batch_id, 400, 395, 5, 395, 5]
-        self.bigquery = FakeBigQuery(lambda job: (RECONCILE_FIELDS, [self.row(self.creates()[-1].batch_id)]))
+        self.drift = CALM
+        self.bigquery = FakeBigQuery(self.answer)
+
+    def answer(self, job: dict):
+        if "batch_drift" in job["configuration"]["query"]["query"]:
+            return DRIFT_FIELDS, self.drift
+        return RECONCILE_FIELDS, [self.row(self.creates()[-1].batch_id)]
 
     def creates(self):
         from google.cloud import dataproc_v1
 
-        requests = self.dataproc.requests("CreateBatch")
+        requests = self.recorder.requests("CreateBatch")
         assert all(isinstance(r, dataproc_v1.CreateBatchRequest) for r in requests)
         return requests
 
     def calls(self) -> list[tuple[str, str]]:
-        return [(method, getattr(r, "name", "") or r.batch_id) for method, r in self.dataproc.calls]
+        return [(method, getattr(r, "name", "") or r.batch_id) for method, r in self.recorder.calls]
+
+    def batch(self, batch_id: str):
+        return self.twin.records[BATCHES + batch_id].batch
 
 
 @pytest.fixture()
-def google(monkeypatch):
-    """Points the provider's Google clients at the local fakes, with anonymous credentials."""
-    import google.auth
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud.dataproc_v1.services.batch_controller.transports.grpc import BatchControllerGrpcTransport
+def google(monkeypatch, tmp_path):
+    """The Dataproc twin for the sample variables' project (its subnet, account and history
+    server), reached as the local Airflow reaches it: the redirect and an anonymous connection."""
     from s8s_common import LabBatchOperator
 
-    dataproc = FakeDataproc()
-    fakes = Google(dataproc)
-    monkeypatch.setattr(BatchControllerGrpcTransport, "create_channel", classmethod(lambda cls, *a, **k: dataproc.channel()))
-    monkeypatch.setattr(google.auth, "default", lambda *a, **k: (AnonymousCredentials(), V["project_id"]))
+    from airflow.providers.google.cloud.hooks.dataproc import DataprocHook
+    from local import dataproc
+    from local.dataproc.project import Project
+    from local.dataproc.server import DataprocTwin, serve
+
+    project = Project(
+        project=V["project_id"],
+        region=V["region"],
+        subnetworks=[V["subnet"]],
+        service_accounts=[V["umsa_fqn"]],
+        history_clusters={f"{PARENT}/clusters/{V['phs_server']}": 2},
+    )
+    recorder, run = Recorder(), ScriptedRun()
+    twin = DataprocTwin(tmp_path, project, run)
+    run.twin = twin
+    server, port = serve(twin, interceptors=[recorder])
+    fakes = Google(twin, recorder, run)
+    connection = {"conn_type": "google_cloud_platform", "extra": {"is_anonymous": True, "project": V["project_id"]}}
+    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", json.dumps(connection))
+    monkeypatch.setenv(dataproc.REDIRECT_ENV, f"127.0.0.1:{port}")
+    monkeypatch.setattr(DataprocHook, "get_batch_client", DataprocHook.get_batch_client)  # restored after the test
+    importlib.reload(importlib.import_module(dataproc.REDIRECT_MODULE))
     monkeypatch.setattr(LabBatchOperator, "poll_seconds", 0)
     monkeypatch.setenv("BIGQUERY_EMULATOR_HOST", fakes.bigquery.host)
-    monkeypatch.setenv("AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT", "google-cloud-platform://")
     yield fakes
-    dataproc.stop()
+    twin.shutdown()
+    server.stop(grace=None)
     fakes.bigquery.stop()
 
 
@@ -107,7 +165,7 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
 
     dr = run_dag(dagbag, SCORING, trigger)
     assert task_states(dr) == {
-        t: ("success", 1) for t in ("announce_pipeline", "Predict-Customer-Churn", "check_predictions_written")
+        t: ("success", 1) for t in ("announce_pipeline", "Predict-Customer-Churn", "check_predictions_written", "check_drift")
     }
     if trigger == "cli":
         assert dr.logical_date is None and CLI_RUN_ID.match(dr.run_id), (dr.logical_date, dr.run_id)
@@ -150,10 +208,14 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
         "temp-bucket": "s8s-demo-proj-spark",
         "execution-ts": run_timestamp_of(dr).isoformat(),
         "batch-id": batch_id,  # the id the job records in batch_runs is the one submitted
+        "drift-moderate": "0.1",  # the stack's drift variables, for the run's drift_status
+        "drift-high": "0.25",
     }
     runtime = batch.runtime_config
     assert runtime.version == "2.3" and runtime.container_image == ""  # unset: the runtime's own image
-    assert dict(runtime.properties) == BATCH_SIZE
+    # The batch pins the spark-bigquery connector the twin runs (airflow/dags/connectors.json), with
+    # the runtime property of Google's connector page for Serverless batches.
+    assert dict(runtime.properties) == {**BATCH_SIZE, "dataproc.sparkBqConnector.version": connector_version()}
     execution = batch.environment_config.execution_config
     assert (execution.service_account, execution.subnetwork_uri, execution.staging_bucket) == (
         V["umsa_fqn"],
@@ -169,7 +231,13 @@ def test_scoring_run_submits_the_batch_and_reconciles(dagbag, google, trigger):
     # The scoring task's XCom is the finished batch (Batch.to_dict), which the check reads.
     scored = xcom_value(dr, "Predict-Customer-Churn")
     assert scored["name"] == BATCHES + batch_id and scored["state"] in ("SUCCEEDED", State.SUCCEEDED)
-    (job,) = google.bigquery.jobs
+    job, drift_job = google.bigquery.jobs
+    assert "batch_drift" in drift_job["configuration"]["query"]["query"]
+    assert drift_job["configuration"]["query"]["queryParameters"] == [
+        {"name": "pipeline_id", "parameterType": {"type": "STRING"}, "parameterValue": {"value": pipeline_id}}
+    ]
+    verdict = xcom_value(dr, "check_drift")
+    assert (verdict["drift_status"], verdict["features"], verdict["max_psi"]) == ("ok", 2, 0.02)
     assert job["jobReference"]["projectId"] == "demo-proj" and job["jobReference"]["location"] == "us-central1"
     query = job["configuration"]["query"]
     assert query["useLegacySql"] is False
@@ -197,7 +265,10 @@ def test_training_run_registers_a_unique_version_named_after_the_run(dagbag, goo
     request = requests[0]
     assert request.parent == PARENT
     assert request.batch.pyspark_batch.main_python_file_uri == "gs://s8s-demo-proj-code/pyspark/model_training.py"
-    assert dict(request.batch.runtime_config.properties) == BATCH_SIZE
+    assert dict(request.batch.runtime_config.properties) == {
+        **BATCH_SIZE,
+        "dataproc.sparkBqConnector.version": connector_version(),
+    }
     assert dict(request.batch.labels)["airflow-task-id"] == "train-churn-model"
     versions = [args_of(r)["model-version"] for r in requests]
     stamp = run_timestamp_of(first).strftime("%Y%m%dt%H%M%S")
@@ -244,15 +315,17 @@ def test_trigger_conf_with_a_bad_model_version_is_refused(dagbag, google, dag_id
 
 
 @pytest.mark.parametrize(
-    ("outcome", "message"), [(State.FAILED, "ERROR: model version 'v9' not found"), (State.CANCELLED, "was cancelled")]
+    ("plan", "message"),
+    [("fail", "ERROR: model version 'v9' not found"), ("cancel", "was cancelled")],
+    ids=["failed", "cancelled"],
 )
-def test_a_batch_that_does_not_succeed_fails_the_task_after_its_retry(dagbag, google, capfd, outcome, message):
-    """Attempt 1's batch fails; attempt 2 finds it finished, submits its own batch (a new id),
-    which fails too: the task fails after 2 attempts, with the batch's message in its log."""
+def test_a_batch_that_does_not_succeed_fails_the_task_after_its_retry(dagbag, google, capfd, plan, message):
+    """Attempt 1's batch fails (its job exits with an error) or is cancelled by someone else;
+    attempt 2 finds it finished, submits its own batch (a new id), which ends the same way: the
+    task fails after 2 attempts, with the batch's message in its log."""
     from s8s_common import batch_id_for
 
-    google.dataproc.outcome = outcome
-    google.dataproc.outcome_message = "Job failed with message [ERROR: model version 'v9' not found]"
+    google.run.plan = lambda batch_id: plan
     dr = run_dag(dagbag, SCORING, TRIGGERS[0])
     states = task_states(dr)
     assert states["announce_pipeline"] == ("success", 1)
@@ -261,61 +334,83 @@ def test_a_batch_that_does_not_succeed_fails_the_task_after_its_retry(dagbag, go
     assert str(dr.state) == "failed"
     first, second = (batch_id_for("score", dr.run_id, n) for n in (1, 2))
     assert [r.batch_id for r in google.creates()] == [first, second]
+    assert {google.batch(b).state for b in (first, second)} == {State.FAILED if plan == "fail" else State.CANCELLED}
     calls = google.calls()
     at = calls.index(("CreateBatch", second))
     assert calls[at - 1] == ("GetBatch", BATCHES + first)  # attempt 2 looked at attempt 1's batch first
-    assert ("CancelOperation", "") not in calls and not google.dataproc.requests("CancelOperation")
+    assert not google.recorder.requests("CancelOperation")  # the operator cancelled nothing
     assert message in capfd.readouterr().out + capfd.readouterr().err
 
 
+def wait_for_state(google, name: str, state, timeout_s: float = 60) -> None:
+    """Until the twin's batch is in the state (for "cancel-slow": CANCELLING; "succeed": SUCCEEDED)."""
+    import time
+
+    wanted = {google.run.plan(name.rsplit("/", 1)[-1])}
+    wanted = {{"cancel-slow": State.CANCELLING, "succeed": State.SUCCEEDED}.get(p, state) for p in wanted}
+    deadline = time.monotonic() + timeout_s
+    while google.twin.records[name].batch.state not in wanted:
+        assert time.monotonic() < deadline, f"{name} never reached {wanted}"
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize(
-    ("earlier", "cancelled"),
+    ("plan", "cancelled"),
     [
-        (State.RUNNING, True),
-        (State.PENDING, True),
-        (State.CANCELLING, False),  # already being cancelled: only waited for
-        (State.SUCCEEDED, False),
+        ("hold", True),  # RUNNING
+        ("pending", True),
+        ("cancel-slow", False),  # already being cancelled: only waited for
+        ("succeed", False),
         (None, False),  # attempt 1 never created its batch
     ],
-    ids=lambda v: v.name if isinstance(v, State) else "never-created" if v is None else str(v),
+    ids=["running", "pending", "cancelling", "succeeded", "never-created"],
 )
-def test_retry_finishes_the_earlier_attempts_batch_before_submitting(dagbag, google, earlier, cancelled):
-    """Attempt 1 loses sight of its batch (its poll is refused, as while IAM propagates) or never
-    creates it; attempt 2 looks the batch up, cancels a live one and waits until it is finished,
-    and only then creates its own batch, which succeeds."""
-    import grpc
+def test_retry_finishes_the_earlier_attempts_batch_before_submitting(dagbag, google, plan, cancelled):
+    """Attempt 1 loses sight of its batch (its first poll is refused, as while IAM propagates) or
+    never creates it; attempt 2 looks the batch up, cancels a live one and waits until it is
+    finished, and only then creates its own batch, which succeeds."""
+    import threading
+
     from s8s_common import batch_id_for
 
-    dataproc = google.dataproc
+    polls_refused: set[str] = set()
 
-    # Ids are known only once the run exists: set attempt 1's fate when it creates its batch.
-    def before_create(request, context):
-        first = f"{BATCHES}{request.batch_id}"
-        if request.batch_id.endswith("-a1"):
-            if earlier is None:
-                context.abort(grpc.StatusCode.PERMISSION_DENIED, "Permission 'dataproc.batches.create' denied")
-            dataproc.deny_polls[first] = 1
-            dataproc.outcomes = [earlier]
-            if earlier == State.CANCELLING:
-                dataproc.script[first] = [State.CANCELLING, State.CANCELLED]
+    def refuse(method, request):
+        if plan is None and method == "CreateBatch" and request.batch_id.endswith("-a1"):
+            return "Permission 'dataproc.batches.create' denied"
+        if plan == "cancel-slow" and method == "GetBatch" and request.name in polls_refused:
+            # Attempt 2 sees it CANCELLING in this reply; a moment later it may stop.
+            threading.Timer(1.0, google.run.release, args=(request.name.rsplit("/", 1)[-1],)).start()
+        if plan and method == "GetBatch" and request.name.endswith("-a1") and request.name not in polls_refused:
+            polls_refused.add(request.name)
+            # Attempt 1 loses sight of its batch once the batch is in the state this case is about.
+            wait_for_state(google, request.name, {"hold": State.RUNNING, "pending": State.PENDING}.get(plan))
+            return f"Permission 'dataproc.batches.get' denied on {request.name}"
+        return None
 
-    dataproc.before_create = before_create
+    google.recorder.refuse = refuse
+    google.twin.stop_grace_s = 120  # a "cancel-slow" batch stays CANCELLING until released
+    google.run.plan = lambda batch_id: plan if batch_id.endswith("-a1") else "succeed"
     dr = run_dag(dagbag, SCORING, TRIGGERS[0])
     first, second = (batch_id_for("score", dr.run_id, n) for n in (1, 2))
     assert task_states(dr)["Predict-Customer-Churn"] == ("success", 2)
     assert str(dr.state) == "success"
     calls = google.calls()
     create_second = calls.index(("CreateBatch", second))
-    attempt_2 = calls[calls.index(("CreateBatch", first)) + 2 if earlier is not None else 1 : create_second]
+    attempt_2 = calls[calls.index(("CreateBatch", first)) + 2 if plan is not None else 1 : create_second]
     assert attempt_2[0] == ("GetBatch", BATCHES + first)
     cancels = [c for c in attempt_2 if c[0] == "CancelOperation"]
-    assert cancels == (
-        [("CancelOperation", f"projects/demo-proj/regions/us-central1/operations/op-{first}")] if cancelled else []
-    )
-    if earlier in (State.RUNNING, State.PENDING, State.CANCELLING):
+    if plan is None:
+        assert cancels == []
+        return
+    earlier = google.batch(first)
+    assert cancels == ([("CancelOperation", earlier.operation)] if cancelled else [])
+    if plan in ("hold", "pending", "cancel-slow"):
         # Waited until the earlier batch reported CANCELLED, before creating the new one.
-        assert dataproc.batches[BATCHES + first].state == State.CANCELLED
+        assert earlier.state == State.CANCELLED
+        assert State.CANCELLING in [h.state for h in earlier.state_history]
         assert attempt_2.count(("GetBatch", BATCHES + first)) >= 2
+        assert google.batch(second).create_time >= earlier.state_time
     else:
         assert attempt_2 == [("GetBatch", BATCHES + first)]
 
@@ -345,9 +440,46 @@ def test_check_task_fails_a_run_that_does_not_reconcile(dagbag, google, capfd, r
     assert "prediction_rows=" in log and "reject_rows=" in log  # every number is in the message
 
 
+@pytest.mark.parametrize(
+    ("drift", "state", "expected"),
+    [
+        (
+            [
+                ["high", "contract", "categorical", 395, 1.9, 0.62, "Two year: 0.240 -> 1.000"],
+                ["high", "monthly_charges", "numeric", 395, 0.4, 0.3, "> 105: 0.100 -> 0.500"],
+                ["high", "tenure", "numeric", 395, 0.12, 0.1, "x"],
+                ["high", "gender", "categorical", 395, 0.001, 0.01, "x"],
+            ],
+            "failed",
+            "in 2 feature(s)",
+        ),
+        ([["moderate", "tenure", "numeric", 395, 0.12, 0.1, "x"]], "success", "moderate drift (psi >= 0.1): tenure (psi=0.1200"),
+        ([["no_baseline", None, None, None, None, None, None]], "success", "no baseline"),
+    ],
+    ids=["high", "moderate", "no-baseline"],
+)
+def test_drift_check_fails_high_warns_moderate_and_passes_without_baseline(dagbag, google, capfd, drift, state, expected):
+    google.drift = drift
+    dr = run_dag(dagbag, SCORING, TRIGGERS[0])
+    states = task_states(dr)
+    assert states["check_predictions_written"] == ("success", 1)
+    assert states["check_drift"] == (state, 1)  # a failure is not retried: the same rows give the same figures
+    out = capfd.readouterr()
+    log = out.out + out.err
+    assert expected in log
+    if state == "failed":
+        assert "contract (psi=1.9000, js_distance=0.6200, largest shift Two year: 0.240 -> 1.000)" in log
+        assert "monthly_charges (psi=0.4000" in log and "gender (psi=" not in log
+
+
 def test_every_task_of_both_dags_is_executed_here(dagbag):
     """The tests above execute these tasks; a new task needs a test here."""
-    assert set(dagbag.get_dag(SCORING).task_ids) == {"announce_pipeline", "Predict-Customer-Churn", "check_predictions_written"}
+    assert set(dagbag.get_dag(SCORING).task_ids) == {
+        "announce_pipeline",
+        "Predict-Customer-Churn",
+        "check_predictions_written",
+        "check_drift",
+    }
     assert set(dagbag.get_dag(TRAINING).task_ids) == {"Train-Churn-Model"}
 
 

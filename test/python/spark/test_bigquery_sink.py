@@ -49,6 +49,7 @@ class Response:
 
 
 JOBS = "/bigquery/v2/projects/demo-proj/jobs"
+TABLES = "/bigquery/v2/projects/demo-proj/datasets/customer_churn_ds/tables/"
 PIPELINE = "manual-2026-01-31t12-00-00-00-0-cce451e4"
 THIS_BATCH = "s8s-score-manual-2026-01-31t12-00-00-00-0-cce451e4-a2"
 EARLIER_BATCH = "s8s-score-manual-2026-01-31t12-00-00-00-0-cce451e4-a1"
@@ -110,6 +111,9 @@ class BigQueryTransport:
                 return Response({"error": self.cancel_error}, status=self.cancel_error["code"], request=request)
             self.gets_since_cancel[job_id] = 0
             return Response({"kind": "bigquery#jobCancelResponse", "job": self.jobs[job_id]})
+        if method == "GET" and path.startswith(TABLES):  # tables.get: the stack's tables exist
+            table = path.removeprefix(TABLES)
+            return Response({"tableReference": {"projectId": "demo-proj", "datasetId": "customer_churn_ds", "tableId": table}})
         if method == "GET" and path.startswith(JOBS + "/"):
             job_id = path.split("/")[-1]
             if job_id in self.gets_since_cancel:
@@ -205,6 +209,7 @@ def test_the_run_row_is_merged_with_one_typed_parameter_per_column():
         started_at=t0,
         ended_at=datetime(2026, 1, 31, 12, 3, 5, tzinfo=timezone.utc),
         pipeline_execution_dt=t0,
+        drift_status="ok",
     )
     transport = BigQueryTransport()
     BigQuerySink("demo-proj", "customer_churn_ds", "bucket", client_on(transport)).record_run(None, row)
@@ -214,15 +219,17 @@ def test_the_run_row_is_merged_with_one_typed_parameter_per_column():
         "MERGE `demo-proj.customer_churn_ds.batch_runs` AS runs\n"
         "USING (SELECT @pipeline_id AS `pipeline_id`, @batch_id AS `batch_id`, @model_version AS `model_version`, "
         "@input_uri AS `input_uri`, @read AS `read`, @scored AS `scored`, @rejected AS `rejected`, "
-        "@started_at AS `started_at`, @ended_at AS `ended_at`, @pipeline_execution_dt AS `pipeline_execution_dt`) AS run\n"
+        "@started_at AS `started_at`, @ended_at AS `ended_at`, @pipeline_execution_dt AS `pipeline_execution_dt`, "
+        "@drift_status AS `drift_status`) AS run\n"
         "ON runs.pipeline_id = run.pipeline_id\n"
         "WHEN MATCHED THEN UPDATE SET `batch_id` = run.`batch_id`, `model_version` = run.`model_version`, "
         "`input_uri` = run.`input_uri`, `read` = run.`read`, `scored` = run.`scored`, `rejected` = run.`rejected`, "
-        "`started_at` = run.`started_at`, `ended_at` = run.`ended_at`, `pipeline_execution_dt` = run.`pipeline_execution_dt`\n"
+        "`started_at` = run.`started_at`, `ended_at` = run.`ended_at`, `pipeline_execution_dt` = run.`pipeline_execution_dt`, "
+        "`drift_status` = run.`drift_status`\n"
         "WHEN NOT MATCHED THEN INSERT (`pipeline_id`, `batch_id`, `model_version`, `input_uri`, `read`, `scored`, "
-        "`rejected`, `started_at`, `ended_at`, `pipeline_execution_dt`)\n"
+        "`rejected`, `started_at`, `ended_at`, `pipeline_execution_dt`, `drift_status`)\n"
         "  VALUES (run.`pipeline_id`, run.`batch_id`, run.`model_version`, run.`input_uri`, run.`read`, run.`scored`, "
-        "run.`rejected`, run.`started_at`, run.`ended_at`, run.`pipeline_execution_dt`)"
+        "run.`rejected`, run.`started_at`, run.`ended_at`, run.`pipeline_execution_dt`, run.`drift_status`)"
     )
     config = bigquery.QueryJobConfig.from_api_repr(job["configuration"])
     assert all(isinstance(p, bigquery.ScalarQueryParameter) for p in config.query_parameters)
@@ -237,6 +244,7 @@ def test_the_run_row_is_merged_with_one_typed_parameter_per_column():
         "started_at": ("TIMESTAMP", "2026-01-31 12:00:00+00:00"),
         "ended_at": ("TIMESTAMP", "2026-01-31 12:03:05+00:00"),
         "pipeline_execution_dt": ("TIMESTAMP", "2026-01-31 12:00:00+00:00"),
+        "drift_status": ("STRING", "ok"),
     }
     # Every column of the table is bound, with the table's own type.
     schema = {c["name"]: c["type"] for c in load_table_schemas()[RUNS_TABLE]}
@@ -247,7 +255,7 @@ def test_a_run_row_that_does_not_fit_the_table_is_refused():
     from s8s_churn.job import JobError
 
     t0 = datetime(2026, 1, 31, tzinfo=timezone.utc)
-    fields = dict(pipeline_id="r", batch_id="b", model_version="v", input_uri="u", started_at=t0, ended_at=t0)
+    fields = dict(pipeline_id="r", batch_id="b", model_version="v", input_uri="u", started_at=t0, ended_at=t0, drift_status="ok")
     with pytest.raises(JobError, match=r"read is '411', expected a INT64 value"):
         run_row(**fields, read="411", scored=400, rejected=11, pipeline_execution_dt=t0)
 
@@ -264,6 +272,7 @@ def test_every_bigquery_job_of_the_run_carries_its_pipeline_and_batch_labels(ano
     assert sink.connector_options() == {
         "writeMethod": "indirect",
         "temporaryGcsBucket": "s8s-demo-proj-spark",
+        "createDisposition": "CREATE_NEVER",
         f"bigQueryJobLabel.{PIPELINE_LABEL}": PIPELINE,
         f"bigQueryJobLabel.{BATCH_LABEL}": EARLIER_BATCH,
     }
@@ -272,7 +281,7 @@ def test_every_bigquery_job_of_the_run_carries_its_pipeline_and_batch_labels(ano
     t0 = datetime(2026, 1, 31, tzinfo=timezone.utc)
     sink.delete_rows(PREDICTIONS_TABLE, PIPELINE)
     times = dict(started_at=t0, ended_at=t0, pipeline_execution_dt=t0)
-    counts = dict(read=1, scored=1, rejected=0)
+    counts = dict(read=1, scored=1, rejected=0, drift_status="ok")
     sink.record_run(
         None, run_row(pipeline_id=PIPELINE, batch_id=EARLIER_BATCH, model_version="v1", input_uri="u", **counts, **times)
     )
@@ -343,7 +352,8 @@ def test_the_scoring_job_fences_an_earlier_attempts_load_before_its_delete(
     spark, models_root, sample_files, tmp_path, monkeypatch, anonymous_google
 ):
     """main() of attempt 2 with only the HTTP session under its BigQuery client stubbed: the fence's
-    requests, then the DELETE, then the connector write (which fails here: no connector jar)."""
+    requests, the table's check, then the DELETE, then the connector write (which fails here: this
+    suite's session loads no connector jar; the twin suite writes through it)."""
     transport = BigQueryTransport([job_resource("earlier-load", "RUNNING", labelled(EARLIER_BATCH))])
     monkeypatch.setattr(google.auth.transport.requests, "AuthorizedSession", lambda *a, **k: transport)
     local = job_args(models_root, sample_files["scoring"], tmp_path, pipeline_id=PIPELINE)
@@ -358,7 +368,8 @@ def test_the_scoring_job_fences_an_earlier_attempts_load_before_its_delete(
         ("POST", f"{JOBS}/earlier-load/cancel"),
         ("GET", f"{JOBS}/earlier-load"),
     ]
-    assert calls[4][0] == "POST" and calls[4][1] == JOBS  # the DELETE, after the earlier load is DONE
+    assert calls[4] == ("GET", f"{TABLES}batch_predictions")  # the table exists (the stack made it)
+    assert calls[5][0] == "POST" and calls[5][1] == JOBS  # the DELETE, after the earlier load is DONE
     [delete] = transport.inserted_jobs()
     config = bigquery.QueryJobConfig.from_api_repr(delete["configuration"])
     assert delete["configuration"]["query"]["query"].startswith("DELETE FROM `demo-proj.customer_churn_ds.batch_predictions`")

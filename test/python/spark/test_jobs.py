@@ -10,7 +10,7 @@ import pytest
 
 from conftest import JOBS, job_args, write_csv
 from s8s_churn import scoring, training
-from s8s_churn.contract import _BQ_TO_SPARK, INPUT_COLUMNS, PREDICTIONS_TABLE, REJECTS_TABLE, load_table_schemas
+from s8s_churn.contract import INPUT_COLUMNS, PREDICTIONS_TABLE, REJECTS_TABLE, load_table_schemas, spark_schema
 from s8s_churn.job import JobError, run_main
 from s8s_churn.registry import METADATA_FILE, resolve_model_version
 
@@ -41,7 +41,7 @@ def test_scoring_reconciles_and_writes_the_table_schema(spark, models_root, samp
 
     predictions = spark.read.parquet(str(tmp_path / "out" / PREDICTIONS_TABLE))
     table = load_table_schemas()
-    expected = {c["name"]: _BQ_TO_SPARK[c["type"]] for c in table[PREDICTIONS_TABLE]}
+    expected = {f.name: f.dataType for f in spark_schema(PREDICTIONS_TABLE).fields}
     actual = {f.name: f.dataType for f in predictions.schema.fields}
     # Partition discovery reads pipeline_id back from the folder name, as a string.
     assert actual == expected

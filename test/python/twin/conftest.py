@@ -1,6 +1,7 @@
 """Fixtures of the cloud-twin suite: both emulators started once (local/twin), a Spark session
-whose gs:// goes to the Cloud Storage emulator, a model trained into the emulated models bucket,
-and one scoring run written to the emulated BigQuery with --sink bigquery."""
+whose gs:// goes to the Cloud Storage emulator and which loads Google's spark-bigquery connector at
+the version the batches pin (local/connector), a model trained into the emulated models bucket, and
+one scoring run written to the emulated BigQuery with --sink bigquery through that connector."""
 
 from __future__ import annotations
 
@@ -23,12 +24,10 @@ MODEL_VERSION = "v-twin"
 @pytest.fixture(scope="session")
 def twin_state(tmp_path_factory):
     from local import twin
-    from local.connector import bigquery as twin_connector
 
     state = twin.up(tmp_path_factory.mktemp("twin"))
     saved = {k: os.environ.get(k) for k in state.client_env()}
     os.environ.update(state.client_env())
-    twin_connector.install()
     yield state
     twin.down(Path(state.root))
     for k, v in saved.items():
@@ -122,13 +121,22 @@ def run_scoring(argv: list[str]) -> dict:
     return json.loads(line.removeprefix("SUMMARY "))
 
 
-@pytest.fixture(scope="session")
-def scored(spark, twin_state, buckets, inputs, models_root):
-    """One scoring run of the sample input, written to the emulated BigQuery: (pipeline_id, SUMMARY,
-    the load jobs the run's connector writes ran)."""
-    from local.connector import bigquery as twin_connector
+def load_jobs(bq, pipeline_id: str, batch_id: str | None = None) -> list:
+    """The load jobs the emulator recorded for a pipeline id (and batch), found by the labels the
+    connector copied onto them from its bigQueryJobLabel.<key> options; oldest first."""
+    found = []
+    for job in bq.list_jobs(project=bq.project, max_results=1000):
+        labels = job.labels or {}
+        if job.job_type == "load" and labels.get("s8s-pipeline-id") == pipeline_id:
+            if batch_id is None or labels.get("s8s-batch-id") == batch_id:
+                found.append(bq.get_job(job.job_id))
+    return sorted(found, key=lambda j: j.created)
 
+
+@pytest.fixture(scope="session")
+def scored(spark, bq, twin_state, buckets, inputs, models_root):
+    """One scoring run of the sample input, written to the emulated BigQuery: (pipeline_id, SUMMARY,
+    the load jobs the connector ran for it, as the emulator recorded them)."""
     pipeline_id = "twin-run-1"
-    before = len(twin_connector.LOADS)
     summary = run_scoring(score_argv(twin_state, buckets, inputs, models_root, pipeline_id))
-    return pipeline_id, summary, twin_connector.LOADS[before:]
+    return pipeline_id, summary, load_jobs(bq, pipeline_id)

@@ -38,7 +38,13 @@ def test_the_dataset_is_the_stacks(bq, twin_state, stack):
 
 def test_every_table_has_the_stacks_schema_partitioning_and_clustering(bq, twin_state, stack):
     tables = stack["resources"]["google_bigquery_table"].values()
-    assert {t["table_id"] for t in tables} == {"batch_predictions", "batch_rejects", "batch_runs", "model_versions"}
+    assert {t["table_id"] for t in tables} == {
+        "batch_predictions",
+        "batch_rejects",
+        "batch_runs",
+        "batch_drift",
+        "model_versions",
+    }
     for t in tables:
         got = bq.get_table(f"{twin_state.project}.{t['dataset_id']}.{t['table_id']}")
         schema = json.loads(t["schema"] if "schema" in t else t["external_data_configuration"]["schema"])
@@ -71,10 +77,11 @@ def test_model_versions_holds_one_row_per_registered_metadata_file(bq, twin_stat
 
 def test_every_object_the_stack_uploads_is_in_its_bucket_with_the_files_bytes(twin_state, stack):
     """The deploy into the twin uploads the stack's bucket objects (the DAGs, the jobs' entry points
-    and package archive, the sample data) from the files the stack's assets are made from."""
+    and package archive, the sample data) with the bytes of the synthesized assets."""
     objects = stack["resources"]["google_storage_bucket_object"].values()
     names = {o["name"] for o in objects}
     assert {"pyspark/batch_scoring.py", "pyspark/model_training.py", "pyspark/s8s_churn.zip", "data/scoring.csv"} <= names
     for o in objects:
         held = Path(twin_state.gcs_root) / o["bucket"] / o["name"]
-        assert held.read_bytes() == Path(stack["files"][o["name"]]).read_bytes(), o["name"]
+        # The bytes `cdktf deploy` uploads: the synthesized asset its `source` names.
+        assert held.read_bytes() == (Path(stack["workdir"]) / o["source"]).read_bytes(), o["name"]

@@ -1,6 +1,6 @@
 """The scoring job's main() with --sink bigquery against the emulators: gs:// input and model through
-the Cloud Storage connector, the output through the connector's indirect write (temporary files in the
-emulated spark bucket, one load job per table), the DELETE and the batch_runs MERGE in the emulated
+the Cloud Storage connector, the output through Google's spark-bigquery connector's indirect write
+(temporary files in the emulated spark bucket, one load job per table), the DELETE and the batch_runs MERGE in the emulated
 BigQuery. The counts the job reports are the rows the emulator holds."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import urllib.request
 
 from conftest import DATASET, run_scoring, score_argv
 
-TABLES = ("batch_predictions", "batch_rejects")
+TABLES = ("batch_predictions", "batch_rejects", "batch_drift")
 
 
 def objects(twin_state, bucket: str, prefix: str) -> list[str]:
@@ -38,26 +38,26 @@ def test_the_counts_the_job_records_are_the_rows_bigquery_holds(bq, twin_state, 
     assert churn == summary["predictions"]["1"]
 
 
-def test_each_table_is_written_by_one_parquet_load_job_from_the_temporary_bucket(bq, twin_state, buckets, scored, spark):
+def test_each_table_is_written_by_one_parquet_load_job_of_the_connector(twin_state, buckets, scored, spark):
     pipeline_id, summary, run_loads = scored
-    loads = {load.table_id.rsplit(".", 1)[-1]: load for load in run_loads}
-    assert len(run_loads) == 2 and set(loads) == set(TABLES)
+    loads = {job.destination.table_id: job for job in run_loads}
+    assert len(run_loads) == 3 and set(loads) == set(TABLES)
+    # The connector's unique folder in the temporary bucket (SparkBigQueryUtil.createGcsPath).
     prefix = f"gs://{buckets['spark']}/.spark-bigquery-{spark.sparkContext.applicationId}-"
-    for table in TABLES:
-        load = loads[table]
-        job = bq.get_job(load.job_id)  # the load job as the emulator recorded it
-        assert job.job_type == "load" and job.state == "DONE" and job.error_result is None
+    for job in loads.values():
+        assert job.state == "DONE" and job.error_result is None
         assert job.source_format == "PARQUET" and job.write_disposition == "WRITE_APPEND"
-        assert job.create_disposition == "CREATE_IF_NEEDED"
+        assert job.create_disposition == "CREATE_NEVER"  # the job's option: never a table of the connector's
         # The run's labels, from the connector's bigQueryJobLabel.<key> options (the retry fence finds them).
         assert job.labels == {"s8s-pipeline-id": pipeline_id, "s8s-batch-id": "local"}
-        assert job.destination.table_id == table and job.destination.dataset_id == DATASET
-        assert load.folder.startswith(prefix) and all(u.startswith(load.folder + "/part-") for u in load.source_uris)
-    assert (loads["batch_predictions"].output_rows, loads["batch_rejects"].output_rows) == (
+        assert job.destination.dataset_id == DATASET
+        assert all(u.startswith(prefix) and "/part-" in u and u.endswith(".parquet") for u in job.source_uris)
+    assert (loads["batch_predictions"].output_rows, loads["batch_rejects"].output_rows, loads["batch_drift"].output_rows) == (
         summary["scored"],
         summary["rejected"],
+        len(summary["drift"]),
     )
-    # The temporary files are gone once the load jobs finished.
+    # The temporary files are gone once the load jobs finished (the connector's IntermediateDataCleaner).
     assert objects(twin_state, buckets["spark"], ".spark-bigquery-") == []
 
 
@@ -72,15 +72,45 @@ def test_a_rerun_of_a_pipeline_id_replaces_its_rows(bq, twin_state, buckets, inp
     assert len(run_row(bq, twin_state.project, pipeline_id)) == 1
 
 
-def test_without_the_connector_jar_the_jobs_own_write_stops_at_the_bigquery_data_source(spark, twin_state, buckets):
-    """Only s8s_churn.sinks.connector_write is replaced by the stand-in: the job's own version reaches
-    Spark's data source lookup for "bigquery", which fails here because no connector jar could be
-    had (docs/twin.md)."""
-    import pytest
+def test_the_reasons_land_in_bigquery_as_records_and_add_up_to_churn_logit(bq, twin_state, scored, spark, models_root):
+    """The three reason records went through the Parquet load into the emulator; on those rows the
+    base value plus every contribution is churn_logit (1e-9), and the stored reasons are the top
+    positive ones."""
+    import math
 
-    from local.connector import bigquery as twin_connector
+    from s8s_churn.model import REASON_COLUMNS, load_model
 
-    rows = spark.range(1).selectExpr("'x' AS pipeline_id")
-    with pytest.raises(Exception, match=r"Failed to find the data source: bigquery"):
-        options = {"writeMethod": "indirect", "temporaryGcsBucket": buckets["spark"]}
-        twin_connector.CONNECTOR_WRITE(rows, f"{twin_state.project}.{DATASET}.batch_runs", options)
+    pipeline_id, summary, _ = scored
+    model = load_model(spark, models_root, "v-twin")
+    table = f"`{twin_state.project}.{DATASET}.batch_predictions`"
+    rows = [dict(r.items()) for r in bq.query(f"SELECT * FROM {table} WHERE pipeline_id = '{pipeline_id}'").result()]
+    assert len(rows) == summary["scored"] == 395
+    with_reasons = 0
+    for row in rows:
+        parts = {}
+        for column, weight in model.numeric.items():
+            value = row["total_charges"] if column == "total_charges_filled" else row[column]
+            if value is None:
+                value = row["monthly_charges"] * row["tenure"]
+            parts["total_charges" if column == "total_charges_filled" else column] = weight * (
+                value - model.reference.numeric_means[column]
+            )
+        for column in model.categorical:
+            parts[column] = model.categorical[column].get(row[column], 0.0) - model.mean_category_weight(column)
+        assert abs(model.base_value() + sum(parts.values()) - row["churn_logit"]) < 1e-9
+        assert abs(1 / (1 + math.exp(-row["churn_logit"])) - row["churn_probability"]) < 1e-12
+        top = sorted((-c, f) for f, c in parts.items() if c > 0)[:3]
+        stored = [row[c] for c in REASON_COLUMNS if row[c] is not None]
+        assert [r["feature"] for r in stored] == [f for _, f in top]
+        with_reasons += bool(stored)
+    assert with_reasons > 300
+
+
+def test_the_runs_drift_rows_and_status_are_in_bigquery(bq, twin_state, scored):
+    pipeline_id, summary, _ = scored
+    drift = f"`{twin_state.project}.{DATASET}.batch_drift`"
+    rows = [dict(r.items()) for r in bq.query(f"SELECT * FROM {drift} WHERE pipeline_id = '{pipeline_id}'").result()]
+    assert sorted(r["feature"] for r in rows) == sorted(summary["drift"]) and len(rows) == 21
+    assert all(r["status"] == "ok" and r["rows"] == 395 and 0 <= r["js_distance"] <= 1 for r in rows)
+    (run,) = run_row(bq, twin_state.project, pipeline_id)
+    assert run["drift_status"] == "ok"

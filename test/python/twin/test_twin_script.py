@@ -1,5 +1,6 @@
-"""local/twin's own failures: an emulator that does not come up is named, with its log; a jar
-that is not the pinned one is refused and removed."""
+"""The twin's own failures: an emulator that does not come up is named, with its log; a jar that is
+not the pinned one is refused and removed; a connector source that is not the pinned one, or is not
+where the setting points, is refused before any build (local/connector/jars.py)."""
 
 from __future__ import annotations
 
@@ -26,19 +27,40 @@ def test_an_emulator_that_exits_at_start_is_named_with_its_log(tmp_path):
 
 
 def test_a_jar_that_is_not_the_pinned_one_is_refused_and_removed(tmp_path):
-    coords, name, pinned = jars.locked_jars()[0]
-    jar = tmp_path / name
+    pin = next(p for p in jars.pins() if p.kind == "jar")
+    jar = tmp_path / pin.file_name
     jar.write_bytes(b"not the connector")
-    with pytest.raises(twin.TwinError, match=f"{name}: sha256 [0-9a-f]{{64}} is not the pinned {pinned}"):
-        jars.ensure_jars(tmp_path)
+    with pytest.raises(jars.JarError, match=f"{pin.file_name}: sha256 [0-9a-f]{{64}} is not the pinned {pin.sha256}"):
+        jars.pinned_jars(tmp_path)
     assert not jar.exists()
 
 
-def test_every_pinned_jar_names_its_version_and_a_sha256():
-    rows = jars.locked_jars()
-    assert {name for _, name, _ in rows} == {
-        "gcs-connector-3.0.4-shaded.jar",
-        "hadoop-client-api-3.3.6.jar",
-        "hadoop-client-runtime-3.3.6.jar",
+def test_every_pin_names_its_artifact_or_source_and_a_sha256():
+    assert {(p.kind, p.file_name) for p in jars.pins()} == {
+        ("source", "spark-bigquery-connector-0.43.1-src.tar.gz"),
+        ("jar", "gcs-connector-3.0.4-shaded.jar"),
+        ("jar", "hadoop-client-api-3.3.6.jar"),
+        ("jar", "hadoop-client-runtime-3.3.6.jar"),
     }
-    assert all(len(sha) == 64 for _, _, sha in rows)
+    assert all(len(p.sha256) == 64 for p in jars.pins())
+
+
+def test_a_connector_source_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch):
+    fake = tmp_path / "spark-bigquery-connector-0.43.1-src.tar.gz"
+    fake.write_bytes(b"not the source")
+    monkeypatch.setenv(jars.SOURCE_SETTING, str(fake))
+    monkeypatch.setenv(jars.CACHE_SETTING, str(tmp_path / "cache"))
+    with pytest.raises(
+        jars.JarError, match=rf"{fake}: sha256 [0-9a-f]{{64}} is not the pinned [0-9a-f]{{64}}; refusing to build"
+    ):
+        jars.bigquery_connector_jar()
+    assert not list((tmp_path / "cache").rglob("*.jar"))
+
+
+def test_a_missing_connector_source_names_the_setting_that_points_at_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(jars.SOURCE_SETTING, str(tmp_path / "nowhere.tar.gz"))
+    monkeypatch.setenv(jars.CACHE_SETTING, str(tmp_path / "cache"))
+    with pytest.raises(
+        jars.JarError, match=r"its source tarball is not at S8S_CONNECTOR_SOURCE=.*nowhere\.tar\.gz; set S8S_CONNECTOR_SOURCE"
+    ):
+        jars.bigquery_connector_jar()
