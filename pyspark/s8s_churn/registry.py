@@ -12,19 +12,19 @@ import re
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame, SparkSession
-from s8s_churn.contract import MODEL_VERSIONS_TABLE, check_record, spark_schema
+from s8s_churn.contract import LAB, MODEL_VERSIONS_TABLE, check_record, spark_schema
 from s8s_churn.job import JobError, hadoop_path, path_exists, read_text, write_text
 
-METADATA_FILE = "metadata.json"
-MODEL_VERSION = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-LATEST = "latest"
+METADATA_FILE: str = LAB["model_metadata_file"]
+MODEL_VERSION = re.compile(LAB["model_version_pattern"])
+LATEST: str = LAB["latest_version"]
 
 
 def check_model_version(version: str, allow_latest: bool) -> str:
     if allow_latest and version == LATEST:
         return version
     if not MODEL_VERSION.match(version) or version == LATEST:
-        expected = '"latest" or ' if allow_latest else ""
+        expected = f'"{LATEST}" or ' if allow_latest else ""
         raise JobError(f"model version {version!r} is not valid; expected {expected}1-63 characters of a-z, 0-9, '.', '_', '-'")
     return version
 
@@ -72,7 +72,7 @@ def list_models(spark: SparkSession, models_root: str) -> list[dict]:
 
 
 def resolve_model_version(spark: SparkSession, models_root: str, requested: str) -> dict:
-    """Metadata of the requested version, or of the newest trained one for 'latest'."""
+    """Metadata of the requested version, or of the newest trained one for `latest`."""
     check_model_version(requested, allow_latest=True)
     models = list_models(spark, models_root)
     if requested == LATEST:
