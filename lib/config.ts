@@ -5,6 +5,7 @@
  * lib/ looks at process.env, so a test can build any configuration without touching globals.
  */
 
+import { LATEST_VERSION, MODEL_VERSION_PATTERN } from './contract';
 import composerImages from '../airflow/composer_images.json';
 import batchSize from '../airflow/dags/batch_size.json';
 
@@ -125,7 +126,8 @@ const GOOGLE_LIKE = /g[o0][o0]gle/;
 const PROJECT_ID = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
 const PREFIX = /^[a-z][a-z0-9-]{0,10}[a-z0-9]$/;
 const MACHINE_TYPE = /^[a-z][a-z0-9]*-[a-z]+(-[a-z0-9]+)*$/;
-const MODEL_VERSION = /^(latest|[a-z0-9][a-z0-9._-]{0,62})$/;
+// `latest` or a version name, as the contract (and so the jobs and the DAGs) define them.
+const MODEL_VERSION = new RegExp(`^(${LATEST_VERSION}|${MODEL_VERSION_PATTERN.slice(1, -1)})$`);
 const CONTAINER_IMAGE = /^([a-z0-9-]+\.)*(gcr\.io|pkg\.dev)\/[a-z0-9._\/-]+(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})?$/;
 const BUCKET = /^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/;
 const BILLING_ACCOUNT = /^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$/;
@@ -240,9 +242,9 @@ export const SETTINGS: readonly SettingSpec[] = [
     check: (v) => (/^\d+$/.test(v) && Number(v) >= 30 && Number(v) <= 1000 ? undefined : 'a whole number of GB from 30 to 1000'),
   },
   {
-    env: 'S8S_MODEL_VERSION', key: 'modelVersion', defaultValue: 'latest',
-    description: 'Value of the `model_version` Airflow variable; `latest` scores with the newest trained model.',
-    check: (v) => (MODEL_VERSION.test(v) ? undefined : '"latest" or 1-63 characters of a-z, 0-9, ".", "_", "-" starting with a letter or digit'),
+    env: 'S8S_MODEL_VERSION', key: 'modelVersion', defaultValue: LATEST_VERSION,
+    description: `Value of the \`model_version\` Airflow variable; \`${LATEST_VERSION}\` scores with the newest trained model.`,
+    check: (v) => (MODEL_VERSION.test(v) ? undefined : `"${LATEST_VERSION}" or 1-63 characters of a-z, 0-9, ".", "_", "-" starting with a letter or digit`),
   },
   {
     env: 'S8S_CONTAINER_IMAGE', key: 'containerImage', defaultValue: '',

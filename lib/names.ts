@@ -11,8 +11,8 @@ export const SPARK_RUNTIME_VERSION = '2.3';
  * applications ran on (Dataproc history-server page), so 2.3 for runtime 2.3. Supported until 2027-06-09.
  */
 export const PHS_IMAGE_VERSION = '2.3-debian12';
-/** Fixed by the lab: the seed's query reads `customer_churn_ds.batch_predictions`. */
-export const DATASET_ID = 'customer_churn_ds';
+/** The dataset's id (lib/contract.ts, from the contract file the jobs and DAGs read too). */
+export { DATASET_ID } from './contract';
 
 /** What each lab bucket holds. The name of each bucket ends with its purpose. */
 export const BUCKET_PURPOSES = ['code', 'data', 'models', 'spark', 'phs', 'composer'] as const;

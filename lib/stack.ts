@@ -9,15 +9,14 @@ import { Network } from './network';
 import { Identity } from './identity';
 import { Storage } from './storage';
 import { ResultsDataset } from './bigquery';
-import { AIRFLOW_VARIABLE_DEFAULTS, PREDICTIONS_TABLE } from './contract';
+import { AIRFLOW_VARIABLE_DEFAULTS, LATEST_VERSION, PREDICTIONS_TABLE, SCORING_DAG_ID, TRAINING_DAG_ID } from './contract';
 import { HistoryServer } from './history';
 import { Composer } from './composer';
 import { Uploads } from './assets';
 import { BudgetAlert } from './budget';
 
-/** DAG ids, as the DAG files in airflow/dags define them (test/python/airflow checks both agree). */
-export const SCORING_DAG_ID = 'customer-churn-prediction';
-export const TRAINING_DAG_ID = 'customer-churn-training';
+/** DAG ids, from the contract the DAG files read too (test/python/airflow checks the outputs name them). */
+export { SCORING_DAG_ID, TRAINING_DAG_ID } from './contract';
 
 /**
  * The whole lab. Ordering: APIs, then accounts and grants, then Composer and the history
@@ -163,7 +162,7 @@ export class LabStack extends TerraformStack {
     out('train_command', `${gcloudRun} ${TRAINING_DAG_ID}`, 'Trains and registers a new model version');
     out(
       'score_command',
-      `${gcloudRun} ${SCORING_DAG_ID} --conf '{"model_version": "latest"}'`,
+      `${gcloudRun} ${SCORING_DAG_ID} --conf '{"model_version": "${LATEST_VERSION}"}'`,
       'Scores the sample input; replace latest with a model version to pin one',
     );
   }

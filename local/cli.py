@@ -30,14 +30,14 @@ from local.twin import sql as twin_sql
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from s8s_churn import scoring, training
-from s8s_churn.contract import PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE
+from s8s_churn.contract import LAB, PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE
 from s8s_churn.job import JobError, get_spark, run_main
 from s8s_churn.registry import read_model_versions
 
 REPO = Path(__file__).resolve().parents[1]
 
-DATASET = "customer_churn_ds"
-MODELS_PREFIX = "churn-model"  # lib/contract.ts MODEL_METADATA_PATTERN
+DATASET = LAB["dataset_id"]
+MODELS_PREFIX = LAB["models_prefix"]
 
 
 def twin_spark(state: twin.TwinState) -> SparkSession:
@@ -99,7 +99,7 @@ def report_from_bigquery(state: twin.TwinState, pid: str) -> None:
             continue
         rows = twin_sql.run(client, q.sql, pid)
         print(f"{q.source}: {twin_sql.bind(' '.join(q.sql.split()), pid)}")
-        if "batch_predictions" in q.sql and "SELECT *" in q.sql:
+        if PREDICTIONS_TABLE in q.sql and "SELECT *" in q.sql:
             rows = sorted(rows, key=lambda r: -r["churn_probability"])
             rows = [
                 {

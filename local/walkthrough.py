@@ -23,10 +23,11 @@ from pathlib import Path
 from local.composer import airflow as local_airflow
 from local.composer import environment, runs
 from local.history import server as history
+from local.twin.emulators import CONTRACT
 
 REPO = Path(__file__).resolve().parents[1]
-TRAINING_DAG = "customer-churn-training"
-SCORING_DAG = "customer-churn-prediction"
+TRAINING_DAG = CONTRACT["dag_ids"]["training"]
+SCORING_DAG = CONTRACT["dag_ids"]["scoring"]
 TRAIN_TASK = "Train-Churn-Model"
 SCORE_TASK = "Predict-Customer-Churn"
 

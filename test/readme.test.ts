@@ -1,9 +1,8 @@
 /**
  * The README stays a five-minute read (issue 26): short prose, short table cells, the quick start on
- * the first screen, links that resolve, npm commands that exist, and the repository map true to the
- * tree. The depth lives in docs/, whose tables other suites check (policy.test.ts, config.test.ts).
+ * the first screen, links that resolve, npm commands that exist. The repository map is checked by
+ * layout.test.ts; the depth lives in docs/, whose tables other suites check (policy.test.ts, config.test.ts).
  */
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -173,24 +172,5 @@ describe('links and commands resolve', () => {
     const named = [README, ...DOCS.map((d) => fs.readFileSync(path.join(REPO, d), 'utf-8'))].flatMap(npmRunScripts);
     expect(npmRunScripts(README)).toEqual(expect.arrayContaining(['local', 'preflight', 'synth']));
     expect([...new Set(named)].filter((s) => !(s in PACKAGE.scripts))).toEqual([]);
-  });
-});
-
-describe('the repository map', () => {
-  // One row per top-level folder, and a `/` row naming the root files (the format test/layout.test.ts reads).
-  const tracked = execFileSync('git', ['ls-files'], { cwd: REPO, encoding: 'utf-8' }).split('\n').filter(Boolean);
-  const rows = [...section(README, /^## Repository map/).matchAll(/^\| `([^`]+)` \| (.*) \|$/gm)];
-  const folders = rows.map(([, folder]) => folder).filter((f) => f !== '/');
-  const root = rows.find(([, folder]) => folder === '/');
-  const rootFiles = root ? [...root[2].matchAll(/`([^`]+)`/g)].map((m) => m[1]) : [];
-
-  test('one line per top-level folder: exactly the folders git tracks', () => {
-    const trackedFolders = [...new Set(tracked.filter((f) => f.includes('/')).map((f) => `${f.split('/')[0]}/`))].sort();
-    expect([...folders].sort()).toEqual(trackedFolders);
-    expect(new Set(folders).size).toBe(folders.length);
-  });
-
-  test('every tracked file at the top level is named in the map\'s root row', () => {
-    expect(tracked.filter((f) => !f.includes('/') && !rootFiles.includes(f))).toEqual([]);
   });
 });

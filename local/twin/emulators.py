@@ -41,6 +41,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "twin-project"  # the twin's project id; the stack is synthesized for it
+# The dataset the stack creates (the contract file the jobs and the stack read; standard library here).
+# The names the stack, the jobs and the DAGs share (issue 19), read from the one file that holds them.
+CONTRACT = json.loads((REPO / "pyspark" / "s8s_churn" / "lab_contract.json").read_text())
+DATASET = CONTRACT["dataset_id"]
 START_TIMEOUT_S = 90
 
 
@@ -97,7 +101,7 @@ class TwinState:
         endpoint = {"api_endpoint": self.bigquery_endpoint}
         return bigquery.Client(project=self.project, credentials=AnonymousCredentials(), client_options=endpoint)
 
-    def pipeline_rows(self, table: str, pipeline_id: str, dataset: str = "customer_churn_ds") -> int:
+    def pipeline_rows(self, table: str, pipeline_id: str, dataset: str = DATASET) -> int:
         """How many rows of the table the emulator holds for the pipeline_id (bound, not pasted)."""
         from google.cloud import bigquery
 

@@ -58,11 +58,15 @@ RENAMES = {c: snake_case(c) for c in INPUT_COLUMNS + [LABEL_COLUMN]}
 INTERNET_ADDONS = [RENAMES[c] for c in INTERNET_ADDONS_RAW]
 
 SCHEMA_FILE = "table_schemas.json"
-PREDICTIONS_TABLE = "batch_predictions"
-REJECTS_TABLE = "batch_rejects"
-RUNS_TABLE = "batch_runs"
-DRIFT_TABLE = "batch_drift"
-MODEL_VERSIONS_TABLE = "model_versions"
+# The names the stack, the jobs and the DAGs share, each written once (lib/contract.ts reads the same file).
+CONTRACT_FILE = "lab_contract.json"
+LAB: dict = json.loads(resources.files(__package__).joinpath(CONTRACT_FILE).read_text(encoding="utf-8"))
+DATASET_ID: str = LAB["dataset_id"]
+PREDICTIONS_TABLE: str = LAB["tables"]["predictions"]
+REJECTS_TABLE: str = LAB["tables"]["rejects"]
+RUNS_TABLE: str = LAB["tables"]["runs"]
+MODEL_VERSIONS_TABLE: str = LAB["tables"]["registry"]
+DRIFT_TABLE: str = LAB["tables"]["drift"]
 _BQ_TO_SPARK = {
     "STRING": T.StringType(),
     "INT64": T.LongType(),

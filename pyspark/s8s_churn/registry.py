@@ -12,12 +12,12 @@ import re
 from datetime import datetime, timezone
 
 from pyspark.sql import DataFrame, SparkSession
-from s8s_churn.contract import MODEL_VERSIONS_TABLE, check_record, spark_schema
+from s8s_churn.contract import LAB, MODEL_VERSIONS_TABLE, check_record, spark_schema
 from s8s_churn.job import JobError, hadoop_path, path_exists, read_text, write_text
 
-METADATA_FILE = "metadata.json"
-MODEL_VERSION = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
-LATEST = "latest"
+METADATA_FILE: str = LAB["model_metadata_file"]
+MODEL_VERSION = re.compile(LAB["model_version_pattern"])
+LATEST: str = LAB["latest_version"]
 # The promotion gate's defaults (model_training.py --min-auc / --max-auc-drop): the lab's logistic
 # model reaches a held-out AUC of about 0.84 on its training sample, the forest about 0.82; a
 # version below 0.75 or more than 0.02 below the promoted one is trained but not promoted.
@@ -29,7 +29,7 @@ def check_model_version(version: str, allow_latest: bool) -> str:
     if allow_latest and version == LATEST:
         return version
     if not MODEL_VERSION.match(version) or version == LATEST:
-        expected = '"latest" or ' if allow_latest else ""
+        expected = f'"{LATEST}" or ' if allow_latest else ""
         raise JobError(f"model version {version!r} is not valid; expected {expected}1-63 characters of a-z, 0-9, '.', '_', '-'")
     return version
 
@@ -79,7 +79,7 @@ def list_models(spark: SparkSession, models_root: str) -> list[dict]:
 def is_promoted(meta: dict) -> bool:
     """A version passed the promotion gate. One trained before the gate existed (no promotion
     record, every version of a lab deployed earlier) counts as promoted, so upgrading the lab
-    does not leave 'latest' without a version."""
+    does not leave the latest alias without a version."""
     promotion = meta.get("promotion")
     return promotion is None or bool(promotion.get("promoted"))
 
@@ -119,7 +119,7 @@ def promotion_verdict(auc: float, current: dict | None, min_auc: float, max_auc_
 
 
 def resolve_model_version(spark: SparkSession, models_root: str, requested: str) -> dict:
-    """Metadata of the requested version (promoted or not), or of the newest promoted one for 'latest'."""
+    """Metadata of the requested version (promoted or not), or of the newest promoted one for the latest alias."""
     check_model_version(requested, allow_latest=True)
     models = list_models(spark, models_root)
     if requested == LATEST:

@@ -4,7 +4,7 @@
 
 The version's folder holds the model (model/logistic.json, or a Spark PipelineModel with
 --model forest) and metadata.json (metrics, row counts, time).
-metadata.json is written last; the scoring job's "latest" is the newest version that has one.
+metadata.json is written last; the scoring job's `latest` is the newest version that has one.
 """
 
 from __future__ import annotations

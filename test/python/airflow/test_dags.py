@@ -152,7 +152,8 @@ def test_version_pattern_is_the_registrys():
     import s8s_common
 
     registry = (REPO / "pyspark" / "s8s_churn" / "registry.py").read_text()
-    pattern = re.search(r'MODEL_VERSION = re\.compile\(r"([^"]+)"\)', registry).group(1)
+    assert 'MODEL_VERSION = re.compile(LAB["model_version_pattern"])' in registry
+    pattern = json.loads((REPO / "pyspark" / "s8s_churn" / "lab_contract.json").read_text())["model_version_pattern"]
     assert s8s_common.VERSION_PATTERN == pattern
     assert s8s_common.SCORING_VERSION_PATTERN == "^(latest|" + pattern[1:-1] + ")$"
 
@@ -201,11 +202,11 @@ def test_dag_paths_match_what_the_stack_uploads_and_the_job_writes():
         assert column in sql
     assert "pipeline_id" in {c["name"] for c in tables[s8s_common.PREDICTIONS_TABLE]}
     assert "pipeline_id" in {c["name"] for c in tables[s8s_common.REJECTS_TABLE]}
-    stack = (REPO / "lib" / "stack.ts").read_text()
-    assert "prefix: 'dags'" in stack and "prefix: 'pyspark'" in stack and "prefix: 'data'" in stack
-    # The trigger commands the stack prints name the DAG ids the DAG files define.
-    assert "SCORING_DAG_ID = 'customer-churn-prediction'" in stack
-    assert "TRAINING_DAG_ID = 'customer-churn-training'" in stack
+    # The DAG ids the stack's trigger commands name (lib/contract.ts reads them from the contract file;
+    # the stack snapshot in test/__snapshots__ holds the synthesized commands) are the ones the DAG files define.
+    contract = json.loads((jobs / "s8s_churn" / "lab_contract.json").read_text())
+    defined = {m for path in DAGS.glob("*.py") for m in re.findall(r'dag_id="([^"]+)"', path.read_text())}
+    assert set(contract["dag_ids"].values()) == defined
     for sample in ("scoring.csv", "training.csv"):
         assert (jobs / "data" / sample).is_file()
 

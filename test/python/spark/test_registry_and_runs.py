@@ -11,7 +11,7 @@ import pytest
 
 from conftest import REPO
 from s8s_churn import scoring
-from s8s_churn.contract import MODEL_VERSIONS_TABLE, PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE, check_record, spark_schema
+from s8s_churn.contract import LAB, MODEL_VERSIONS_TABLE, PREDICTIONS_TABLE, REJECTS_TABLE, RUNS_TABLE, check_record, spark_schema
 from s8s_churn.job import JobError
 from s8s_churn.registry import METADATA_FILE, read_model_versions, resolve_model_version
 
@@ -42,11 +42,12 @@ def test_metadata_that_does_not_fit_the_table_is_refused():
 
 
 def test_the_stack_s_external_table_reads_exactly_the_metadata_files(models_root):
-    """lib/contract.ts names the files model_versions reads; the DAG and the registry write them there.
+    """lib/contract.ts names the files model_versions reads (from the contract file); the DAG and the registry write them there.
     Whether or not BigQuery's one '*' matches across '/', no other file of a saved version may end
     in /metadata.json, or the table would read a model file as a version."""
     contract = (REPO / "lib" / "contract.ts").read_text()
-    [pattern] = re.findall(r"MODEL_METADATA_PATTERN = '([^']+)'", contract)
+    assert "MODEL_METADATA_PATTERN = `${labContract.models_prefix}/*/${labContract.model_metadata_file}`" in contract
+    pattern = f"{LAB['models_prefix']}/*/{LAB['model_metadata_file']}"
     prefix, suffix = pattern.split("*")
     assert pattern.count("*") == 1 and suffix == f"/{METADATA_FILE}"
     dag = (REPO / "airflow" / "dags" / "s8s_common.py").read_text()
