@@ -351,9 +351,10 @@ def test_a_job_that_does_not_finish_after_its_cancel_fails_the_run_with_its_id()
 def test_the_scoring_job_fences_an_earlier_attempts_load_before_its_delete(
     spark, models_root, sample_files, tmp_path, monkeypatch, anonymous_google
 ):
-    """main() of attempt 2 with only the HTTP session under its BigQuery client stubbed: the fence's
-    requests, the table's check, then the DELETE, then the connector write (which fails here: this
-    suite's session loads no connector jar; the twin suite writes through it)."""
+    """main() of attempt 2 with only the HTTP session under its BigQuery client stubbed: the check
+    of every table it writes, the fence's requests, the table's check, then the DELETE, then the
+    connector write (which fails here: this suite's session loads no connector jar; the twin suite
+    writes through it)."""
     transport = BigQueryTransport([job_resource("earlier-load", "RUNNING", labelled(EARLIER_BATCH))])
     monkeypatch.setattr(google.auth.transport.requests, "AuthorizedSession", lambda *a, **k: transport)
     local = job_args(models_root, sample_files["scoring"], tmp_path, pipeline_id=PIPELINE)
@@ -362,14 +363,17 @@ def test_the_scoring_job_fences_an_earlier_attempts_load_before_its_delete(
     with pytest.raises(Py4JJavaError, match=r"\[DATA_SOURCE_NOT_FOUND\] Failed to find the data source: bigquery"):
         scoring.main(argv + ["--execution-ts", "2026-01-31T12:00:00Z"])
     calls = [(method, path) for method, path, _ in transport.calls()]
-    assert calls[:4] == [
+    # Every table the run writes exists (the stack made them), checked before anything is written.
+    tables = ("batch_predictions", "batch_drift", "batch_rejects", "batch_runs")
+    assert calls[:4] == [("GET", f"{TABLES}{t}") for t in tables]
+    assert calls[4:8] == [
         ("GET", JOBS),
         ("GET", JOBS),
         ("POST", f"{JOBS}/earlier-load/cancel"),
         ("GET", f"{JOBS}/earlier-load"),
     ]
-    assert calls[4] == ("GET", f"{TABLES}batch_predictions")  # the table exists (the stack made it)
-    assert calls[5][0] == "POST" and calls[5][1] == JOBS  # the DELETE, after the earlier load is DONE
+    assert calls[8] == ("GET", f"{TABLES}batch_predictions")  # the write's own check of its table
+    assert calls[9][0] == "POST" and calls[9][1] == JOBS  # the DELETE, after the earlier load is DONE
     [delete] = transport.inserted_jobs()
     config = bigquery.QueryJobConfig.from_api_repr(delete["configuration"])
     assert delete["configuration"]["query"]["query"].startswith("DELETE FROM `demo-proj.customer_churn_ds.batch_predictions`")

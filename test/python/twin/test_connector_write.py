@@ -210,6 +210,24 @@ def test_a_missing_target_table_fails_the_job_before_any_row_naming_the_table(
     assert load_jobs(bq, "twin-missing") == []
 
 
+def test_a_table_missing_after_others_stops_the_job_before_it_writes_any_of_them(
+    bq, twin_state, stack, buckets, inputs, models_root, capsys
+):
+    """Every table but batch_drift (a lab deployed before drift was measured, say): the job checks
+    all the tables it writes before its first write, so batch_predictions gets no row either."""
+    from s8s_churn import scoring
+    from s8s_churn.job import run_main
+
+    ds = "twin_no_drift_ds"
+    make_dataset(twin_state, stack, ds, tables={"batch_predictions": None, "batch_rejects": None, "batch_runs": None})
+    argv = argv_for(twin_state, buckets, inputs, models_root, "twin-no-drift", dataset=ds)
+    assert run_main(scoring.main, argv) == 2
+    err = capsys.readouterr().err
+    assert f"BigQuery table {twin_state.project}.{ds}.batch_drift does not exist; deploy the stack" in err
+    assert partitions(bq, ds, "batch_predictions", "twin-no-drift") == {}
+    assert load_jobs(bq, "twin-no-drift") == []
+
+
 # -------------------------------------------------------------------------- a schema mismatch
 
 
