@@ -77,7 +77,7 @@ export const COMPOSER_LINES: readonly ComposerLine[] = composerImages.lines;
 
 /**
  * The Composer 3 Airflow lines the lab is tested on (airflow/composer_images.json, which also
- * decides the Python test environments and the README's versions table). An image is accepted
+ * decides the Python test environments and docs/configuration.md's Airflow lines). An image is accepted
  * only as one of these aliases, or one of its builds (`<alias>-build.N`).
  */
 export const TESTED_COMPOSER_IMAGES: readonly string[] = COMPOSER_LINES.map((l) => l.image);
@@ -106,7 +106,7 @@ const COMPOSER_SIZES: readonly ComposerSize[] = [
 /** Machine types Dataproc 2.x images refuse, or that cannot hold a history server. */
 const REFUSED_PHS_MACHINES = /^(e2-(micro|small|medium)|f1-micro|g1-small|n1-standard-1)$/;
 
-/** One row per setting. The README's configuration table shows exactly these rows (a test checks it). */
+/** One row per setting. The configuration table of docs/configuration.md shows exactly these rows (a test checks it). */
 export interface SettingSpec {
   readonly env: string;
   readonly key: keyof Omit<LabConfig, 'projectIsPlaceholder'>;
@@ -214,7 +214,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: `Composer 3 image: a build of ${COMPOSER_LINES.map((l) => `\`${l.image}\`${l.legacy ? ' (Airflow 2, Composer\'s legacy line)' : ''}`).join(' or ')}; ` +
       'the default is the build the tests lock. A line without `-build.N` resolves to the newest build at creation, which the tests have not seen. ' +
       'Builds leave support 12 months after release. A newer build of the same line is an in-place upgrade; another Airflow major line ' +
-      'replaces the environment side by side ([docs/composer-lines.md](docs/composer-lines.md)).',
+      'replaces the environment side by side ([composer-lines.md](composer-lines.md)).',
     check: checkComposerImage,
   },
   {

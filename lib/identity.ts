@@ -54,7 +54,7 @@ export const PROJECT_ROLES: Readonly<Record<'lab' | 'spark', readonly string[]>>
 
 /**
  * What each role the lab grants really allows, where it is granted. One entry per role; the
- * README's roles table is checked against these texts and the reviewed binding list
+ * roles table of docs/iam.md is checked against these texts and the reviewed binding list
  * (test/policy.test.ts).
  *
  * Two project-level roles reach further than the per-bucket grants suggest, and the lab keeps

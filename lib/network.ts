@@ -63,7 +63,7 @@ export class Network extends Construct {
     // sleep, so `destroy` starts it first, in parallel with the Composer environment's and the
     // history server's deletion, and deletes the subnet when it ends (the pattern of
     // IBM-Cloud/terraform-provider-ibm issue #2779). Google states no release time for 2.x; if
-    // destroy still meets the error, README "Troubleshooting" says what to run.
+    // destroy still meets the error, the README's Troubleshooting says what to run.
     this.subnetRelease = new Sleep(this, 'subnet-release', {
       destroyDuration: props.subnetReleaseWait ?? '10m',
       dependsOn: [this.subnet],

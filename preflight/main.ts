@@ -115,7 +115,7 @@ export async function main(env: Env, print: (s: string) => void = console.log, b
   if (hint) print(hint);
   const code = exitCode(rows);
   print(code === 0 ? '\nAll checks passed: npx cdktf deploy'
-    : code === 1 ? '\nA deploy would fail: fix the FAIL rows first (README Troubleshooting, docs/preflight.md).'
+    : code === 1 ? '\nA deploy would fail: fix the FAIL rows first (docs/troubleshooting.md, docs/preflight.md).'
       : '\nNothing failed, but some checks could not be read: see the unknown rows.');
   return code;
 }

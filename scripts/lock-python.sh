@@ -18,7 +18,7 @@ cd "$here/requirements"
 uv_bin="$(ensure_uv)"
 # One universal resolution per lock (uv pip compile --universal): markers instead of one platform,
 # so the same lock installs on Linux x86_64 and arm64 and on macOS arm64 (the local lab's platforms,
-# README), each package pinned to one version with the hashes of every wheel it publishes.
+# docs/local-lab.md), each package pinned to one version with the hashes of every wheel it publishes.
 common=(--universal --python-version 3.11 --generate-hashes --quiet)
 case "${1:-all}" in
   all)

@@ -288,10 +288,10 @@ describe('main.ts', () => {
   }, 120000);
 });
 
-describe('README', () => {
+describe('docs/configuration.md', () => {
   test('the configuration table is SETTINGS: every variable, its default and its description', () => {
-    const readme = fs.readFileSync(path.resolve(__dirname, '..', 'README.md'), 'utf-8');
-    const block = /<!-- config-table:start -->([\s\S]*?)<!-- config-table:end -->/.exec(readme);
+    const doc = fs.readFileSync(path.resolve(__dirname, '..', 'docs', 'configuration.md'), 'utf-8');
+    const block = /<!-- config-table:start -->([\s\S]*?)<!-- config-table:end -->/.exec(doc);
     expect(block).not.toBeNull();
     const rows = [...block![1].matchAll(/^\|\s*`([A-Z0-9_]+)`\s*\|\s*([^|]+?)\s*\|\s*(.+?)\s*\|\s*$/gm)].map((m) => [
       m[1],

@@ -49,9 +49,9 @@ describe('destroy leaves nothing billing', () => {
     );
   });
 
-  test('the README\'s "what destroy removes" table lists exactly the resources', () => {
-    const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf-8');
-    const block = /<!-- destroy-list:start -->([\s\S]*?)<!-- destroy-list:end -->/.exec(readme);
+  test('docs/walkthrough.md\'s "what destroy removes" table lists exactly the resources', () => {
+    const doc = fs.readFileSync(path.join(REPO, 'docs/walkthrough.md'), 'utf-8');
+    const block = /<!-- destroy-list:start -->([\s\S]*?)<!-- destroy-list:end -->/.exec(doc);
     expect(block).not.toBeNull();
     const listed: Record<string, number> = {};
     for (const m of block![1].matchAll(/^\|\s*`([a-z]+_[a-z_]+)`\s*\|\s*(\d+)\s*\|/gm)) listed[m[1]] = Number(m[2]);
@@ -114,9 +114,9 @@ describe('least privilege', () => {
     expect(Object.keys(ROLE_REACH).sort()).toEqual([...new Set(actual.map(([, role]) => role))].sort());
   });
 
-  test('the README\'s roles table lists exactly the bindings, with what each role allows', () => {
-    const readme = fs.readFileSync(path.join(REPO, 'README.md'), 'utf-8');
-    const block = /<!-- iam-table:start -->([\s\S]*?)<!-- iam-table:end -->/.exec(readme);
+  test('docs/iam.md\'s roles table lists exactly the bindings, with what each role allows', () => {
+    const doc = fs.readFileSync(path.join(REPO, 'docs/iam.md'), 'utf-8');
+    const block = /<!-- iam-table:start -->([\s\S]*?)<!-- iam-table:end -->/.exec(doc);
     expect(block).not.toBeNull();
     const rows = [...block![1].matchAll(/^\|\s*`s8s-([a-z]+)-sa`\s*\|\s*`(roles\/[A-Za-z.]+)`\s*\|\s*([^|]+?)\s*\|\s*(.+?)\s*\|$/gm)]
       .map((m) => [m[1], m[2], m[3], m[4]]);

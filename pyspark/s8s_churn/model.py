@@ -3,7 +3,7 @@
 The lab's model is a logistic regression over the one-hot categories and the numeric inputs. It is
 saved as its coefficients (model/logistic.json) and scored as one Spark SQL column expression, so
 scoring needs no Spark ML stages, no feature vector and no Spark job to load the model: on the lab's
-training sample it is also the most accurate of the models compared (README, "Benchmark").
+training sample it is also the most accurate of the models compared (docs/benchmark.md).
 Versions trained earlier as a Spark ML PipelineModel (the forest) still load and score.
 
 Reason codes. For a linear model the exact additive attribution of a prediction is each input's

@@ -204,7 +204,7 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     The counts come from Observations (DataFrame.observe): they are computed by the write itself and
     can be read once it finished, so there is no cache and no counting job. Rejected rows go out in
     a second, filtered read of the input, and only when the first pass saw any: reading the CSV
-    again costs less than caching every row to serve two writes (README, "Benchmark"), and a clean
+    again costs less than caching every row to serve two writes (docs/benchmark.md), and a clean
     input is read once. The reconciliation runs after the writes; a mismatch fails the job before
     its batch_runs row is written, so the run is never reported as complete.
     """

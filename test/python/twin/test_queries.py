@@ -1,5 +1,5 @@
 """Every SQL text the lab ships or prints runs in the emulated BigQuery on a real run's rows.
-A query the README gives that does not run, or returns nothing for the run, fails here."""
+A query the README or docs/ gives that does not run, or returns nothing for the run, fails here."""
 
 from __future__ import annotations
 
