@@ -41,7 +41,7 @@ def argv_for(twin_state, buckets, inputs, models_root, pipeline_id, batch_id="lo
 def assert_table_as_the_stack_made_it(bq, dataset: str, table: str) -> None:
     """Schema, partitioning and clustering of the table are still the stack's (never the connector's)."""
     t = bq.get_table(f"{bq.project}.{dataset}.{table}")
-    want = [(c["name"], c["type"]) for c in table_schemas()[table]]
+    want = [(c["name"], SAME_TYPE.get(c["type"], c["type"])) for c in table_schemas()[table]]
     assert [(f.name, SAME_TYPE.get(f.field_type, f.field_type)) for f in t.schema] == want
     assert (t.time_partitioning.type_, t.time_partitioning.field) == ("DAY", "pipeline_execution_dt")
     assert t.clustering_fields == ["pipeline_id"]
@@ -180,7 +180,8 @@ def test_the_retry_fence_runs_against_the_emulators_jobs_api(bq, twin_state, buc
     ]
     # The earlier attempt's DELETEs, loads and MERGE, each found by the labels the fence filters on.
     assert {j.labels[BATCH_LABEL] for j in done} == {earlier}
-    assert sorted(j.job_type for j in done) == ["load", "load", "query", "query", "query"]
+    # Loads of batch_predictions, batch_drift and batch_rejects; their three DELETEs and the MERGE.
+    assert sorted(j.job_type for j in done) == ["load", "load", "load", "query", "query", "query", "query"]
     cancelled = bq.cancel_job(done[0].job_id, project=bq.project)
     assert cancelled.state == "DONE" and cancelled.job_id == done[0].job_id
     for job in (bq.get_job(j.job_id) for j in done if j.job_type == "load"):
