@@ -49,7 +49,7 @@ def google(emulator, monkeypatch):
 def score(state, pipeline_id: str, batch_id: str, model_version: str | None = None) -> str:
     """Runs the scoring job (training a model first unless given one); its output."""
     spark = twin.python_env("spark")
-    cmd = [str(spark / "bin" / "python"), "-m", "local.cli", "--twin", state.root]
+    cmd = [str(spark / "bin" / "python"), "-m", "local.cli", "--direct", "--twin", state.root]
     cmd += ["--workdir", str(Path(state.root) / "run"), "--pipeline-id", pipeline_id, "--batch-id", batch_id]
     if model_version:
         cmd += ["--model-version", model_version]

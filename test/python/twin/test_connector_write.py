@@ -149,17 +149,19 @@ def test_a_retry_replaces_the_rows_of_the_earlier_attempt(bq, twin_state, bucket
     attempts = ["s8s-score-twin-retry-a1", "s8s-score-twin-retry-a2"]
     summaries = [run_scoring(argv_for(twin_state, buckets, inputs, models_root, "twin-retry", a)) for a in attempts]
     assert summaries[0]["scored"] == summaries[1]["scored"] == 395
-    for table, rows in (("batch_predictions", 395), ("batch_rejects", 5)):
+    rows_of = {"batch_predictions": 395, "batch_rejects": 5, "batch_drift": len(summaries[1]["drift"])}
+    assert rows_of["batch_drift"] > 0
+    for table, rows in rows_of.items():
         assert partitions(bq, DATASET, table, "twin-retry") == {EXECUTION_DAY: rows}  # not twice as many
         assert_table_as_the_stack_made_it(bq, DATASET, table)
     (run,) = runs_of(bq, DATASET, "twin-retry")
     assert run["batch_id"] == attempts[1] and (run["read"], run["scored"], run["rejected"]) == (400, 395, 5)
-    for attempt in attempts:  # each attempt's own two loads, labelled with its batch id
+    for attempt in attempts:  # each attempt's own three loads, labelled with its batch id
         jobs = load_jobs(bq, "twin-retry", attempt)
-        assert sorted(j.destination.table_id for j in jobs) == ["batch_predictions", "batch_rejects"]
+        assert sorted(j.destination.table_id for j in jobs) == sorted(rows_of)
         for job in jobs:
             assert_connector_load(job, "twin-retry", attempt)
-            assert job.error_result is None and job.output_rows == (395 if job.destination.table_id == "batch_predictions" else 5)
+            assert job.error_result is None and job.output_rows == rows_of[job.destination.table_id]
 
 
 def test_the_retry_fence_runs_against_the_emulators_jobs_api(bq, twin_state, buckets, inputs, models_root):
