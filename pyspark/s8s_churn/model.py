@@ -60,6 +60,8 @@ REASON_NAMES = {"total_charges_filled": "total_charges"}
 BLANK = "(blank)"
 TOP_REASON_COUNT = 3
 REASON_COLUMNS = [f"reason_{i}" for i in range(1, TOP_REASON_COUNT + 1)]
+# The helper column holding a row's three best (minus contribution, feature index) pairs; dropped.
+_TOP_REASONS = "_top_reasons"
 
 
 def model_uri(models_root: str, version: str) -> str:
@@ -208,34 +210,44 @@ class LogisticModel:
             out.append((column, shown, self.category_weight(column) - F.lit(self.mean_category_weight(column))))
         return out
 
-    def reasons(self) -> dict[str, Column]:
+    def with_reasons(self, scored: DataFrame) -> DataFrame:
         """reason_1..3: the contributions that raise the score most, largest first, ties by feature
         name, each a struct (feature, value, contribution); NULL where fewer are positive.
 
-        Sorting structs whose first field is the negated contribution and second the feature name
-        orders them by contribution descending, then name ascending (sort_array compares structs
-        field by field), without a lambda comparator."""
-        entries = F.array(
-            *[
-                F.struct(
-                    (-contribution).alias("rank"),
-                    F.lit(name).alias("feature"),
-                    shown.alias("value"),
-                    contribution.alias("contribution"),
-                )
-                for name, shown, contribution in self.contributions()
-            ]
+        How, and why so (docs/benchmark.md, "Reason codes"): the contributions are ranked once per
+        row by sorting an array of (minus the contribution, feature index) pairs with sort_array,
+        which compares the pairs field by field; the features are indexed in name order, so equal
+        contributions keep that order. The three best pairs are kept in a helper column that the
+        reason columns read: Spark does not merge a projection into the next one when that would
+        evaluate a costly expression several times (CollapseProject), so the sort runs once. Only
+        then is the chosen feature's value turned into text, for three features rather than all.
+        A NULL contribution (none is expected) ranks last and is never a reason."""
+        inputs = sorted(self.contributions(), key=lambda c: c[0])
+        ranked = F.sort_array(
+            F.array(
+                *[
+                    F.struct(F.coalesce(-contribution, F.lit(math.inf)).alias("rank"), F.lit(i).alias("index"))
+                    for i, (_, _, contribution) in enumerate(inputs)
+                ]
+            )
         )
-        top = F.slice(F.sort_array(F.filter(entries, lambda e: e["contribution"] > 0)), 1, TOP_REASON_COUNT)
+        top = F.col(_TOP_REASONS)
+        names = F.array(*[F.lit(name) for name, _, _ in inputs])
         columns = {}
-        for i, name in enumerate(REASON_COLUMNS):
-            e = top.getItem(i)
-            reason = F.struct(e["feature"].alias("feature"), e["value"].alias("value"), e["contribution"].alias("contribution"))
-            columns[name] = F.when(F.size(top) > i, reason)
+        for i, column in enumerate(REASON_COLUMNS):
+            index, contribution = top.getItem(i)["index"], -top.getItem(i)["rank"]
+            value = None
+            for j, (_, shown, _) in enumerate(inputs):
+                value = F.when(index == j, shown) if value is None else value.when(index == j, shown)
+            reason = F.struct(
+                F.element_at(names, index + 1).alias("feature"), value.alias("value"), contribution.alias("contribution")
+            )
+            columns[column] = F.when(contribution > 0, reason)
         columns["reasons_note"] = F.when(
-            F.size(top) == 0, F.lit("no input raises this customer's score above the training average")
+            ~(-top.getItem(0)["rank"] > 0), F.lit("no input raises this customer's score above the training average")
         )
-        return columns
+        top_three = F.slice(ranked, 1, TOP_REASON_COUNT)
+        return scored.withColumn(_TOP_REASONS, top_three).withColumns(columns).drop(_TOP_REASONS)
 
     def score(self, features: DataFrame) -> DataFrame:
         """Adds churn_probability and prediction (1 when the probability is above 0.5, as Spark
@@ -250,7 +262,7 @@ class LogisticModel:
         )
         if self.reference is None:
             return with_no_reasons(scored, NO_REFERENCE_NOTE)
-        return scored.withColumns(self.reasons())
+        return self.with_reasons(scored)
 
     def to_json(self) -> str:
         doc = {"kind": self.kind, "intercept": self.intercept, "numeric": self.numeric, "categorical": self.categorical}
