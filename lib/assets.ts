@@ -38,7 +38,8 @@ export function filesFor(rule: UploadRule, root: string = REPO_ROOT): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && rule.extensions.some((ext) => e.name.endsWith(ext)))
+    // A link counts as the file it points to (airflow/dags/lab_contract.json links to the contract).
+    .filter((e) => fs.statSync(path.join(dir, e.name)).isFile() && rule.extensions.some((ext) => e.name.endsWith(ext)))
     .map((e) => e.name)
     .sort();
 }
