@@ -210,30 +210,34 @@ class LogisticModel:
             out.append((column, shown, self.category_weight(column) - F.lit(self.mean_category_weight(column))))
         return out
 
-    def with_reasons(self, scored: DataFrame) -> DataFrame:
-        """reason_1..3: the contributions that raise the score most, largest first, ties by feature
+    def with_reasons(self, features: DataFrame) -> DataFrame:
+        """Scores `features` with reason codes: churn_logit, churn_probability, prediction, and
+        reason_1..3, the contributions that raise the score most, largest first, ties by feature
         name, each a struct (feature, value, contribution); NULL where fewer are positive.
 
-        How, and why so (docs/benchmark.md, "Reason codes"): the contributions are ranked once per
-        row by sorting an array of (minus the contribution, feature index) pairs with sort_array,
-        which compares the pairs field by field; the features are indexed in name order, so equal
-        contributions keep that order. The three best pairs are kept in a helper column that the
-        reason columns read: Spark does not merge a projection into the next one when that would
-        evaluate a costly expression several times (CollapseProject), so the sort runs once. Only
-        then is the chosen feature's value turned into text, for three features rather than all.
+        How, and why so (docs/benchmark.md, "Reason codes"): one projection computes each row's
+        contributions once and from them both churn_logit (the base value plus their sum, the
+        additivity the reasons rest on) and the ranking: sort_array over (minus the contribution,
+        feature index) pairs, compared field by field, the features indexed in name order so that
+        equal contributions keep it. The three best pairs go to a helper column that the next
+        projection reads: Spark does not merge a projection into the next when that would evaluate
+        a costly expression several times (CollapseProject), so the sort runs once per row. Only
+        then is the chosen features' value turned into text, for three features rather than all.
         A NULL contribution (none is expected) ranks last and is never a reason."""
         inputs = sorted(self.contributions(), key=lambda c: c[0])
-        ranked = F.sort_array(
-            F.array(
-                *[
-                    F.struct(F.coalesce(-contribution, F.lit(math.inf)).alias("rank"), F.lit(i).alias("index"))
-                    for i, (_, _, contribution) in enumerate(inputs)
-                ]
-            )
+        logit = F.lit(self.base_value())
+        for _, _, contribution in inputs:
+            logit = logit + contribution
+        pairs = [
+            F.struct(F.coalesce(-contribution, F.lit(math.inf)).alias("rank"), F.lit(i).alias("index"))
+            for i, (_, _, contribution) in enumerate(inputs)
+        ]
+        ranked = features.withColumns(
+            {"churn_logit": logit, _TOP_REASONS: F.slice(F.sort_array(F.array(*pairs)), 1, TOP_REASON_COUNT)}
         )
         top = F.col(_TOP_REASONS)
         names = F.array(*[F.lit(name) for name, _, _ in inputs])
-        columns = {}
+        columns = probability_columns(F.col("churn_logit"))
         for i, column in enumerate(REASON_COLUMNS):
             index, contribution = top.getItem(i)["index"], -top.getItem(i)["rank"]
             value = None
@@ -246,23 +250,16 @@ class LogisticModel:
         columns["reasons_note"] = F.when(
             ~(-top.getItem(0)["rank"] > 0), F.lit("no input raises this customer's score above the training average")
         )
-        top_three = F.slice(ranked, 1, TOP_REASON_COUNT)
-        return scored.withColumn(_TOP_REASONS, top_three).withColumns(columns).drop(_TOP_REASONS)
+        return ranked.withColumns(columns).drop(_TOP_REASONS)
 
     def score(self, features: DataFrame) -> DataFrame:
-        """Adds churn_probability and prediction (1 when the probability is above 0.5, as Spark
-        ML's default threshold decides), as plain column expressions."""
+        """Adds churn_logit, churn_probability and prediction (1 when the probability is above 0.5,
+        as Spark ML's default threshold decides) as plain column expressions, with reason codes
+        when the version recorded its training means."""
+        if self.reference is not None:
+            return self.with_reasons(features)
         scored = features.withColumn("churn_logit", self.margin())
-        m = F.col("churn_logit")
-        scored = scored.withColumns(
-            {
-                "churn_probability": F.lit(1.0) / (F.lit(1.0) + F.exp(-m)),
-                "prediction": F.when(m > 0, F.lit(1)).otherwise(F.lit(0)).cast("long"),
-            }
-        )
-        if self.reference is None:
-            return with_no_reasons(scored, NO_REFERENCE_NOTE)
-        return self.with_reasons(scored)
+        return with_no_reasons(scored.withColumns(probability_columns(F.col("churn_logit"))), NO_REFERENCE_NOTE)
 
     def to_json(self) -> str:
         doc = {"kind": self.kind, "intercept": self.intercept, "numeric": self.numeric, "categorical": self.categorical}
@@ -315,6 +312,14 @@ class _LogisticWriter:
         fs, path = hadoop_path(spark, uri)
         fs.delete(path, True)  # a folder of an earlier model under the same version name
         write_text(spark, f"{uri}/{LOGISTIC_FILE}", self.model.to_json())
+
+
+def probability_columns(logit: Column) -> dict[str, Column]:
+    """churn_probability (the sigmoid of the logit) and prediction (1 above 0.5: a positive logit)."""
+    return {
+        "churn_probability": F.lit(1.0) / (F.lit(1.0) + F.exp(-logit)),
+        "prediction": F.when(logit > 0, F.lit(1)).otherwise(F.lit(0)).cast("long"),
+    }
 
 
 NO_REFERENCE_NOTE = "no reasons: this model version was trained before training means were recorded; re-train it to get reasons"
