@@ -369,8 +369,16 @@ describe('configuration reaches the resources', () => {
 });
 
 describe('full stack', () => {
-  test('snapshot (asset hashes normalised)', () => {
-    const text = JSON.stringify(stack, null, 2).replace(/(assets\/[^/"]+\/)[0-9A-F]{32,}\//gi, '$1HASH/');
+  // Two snapshots, so that a change confined to the uploads shows as such: the restructure of
+  // issue 19 (the jobs shipped as one archive, the contract beside the DAGs) had to leave the
+  // first one byte for byte as it was, and changed only the second (git log -p on this file's
+  // snapshot shows it).
+  const { google_storage_bucket_object: objects, ...others } = stack.resource;
+  test('snapshot of everything but the uploaded objects', () => {
+    expect({ ...stack, resource: others }).toMatchSnapshot();
+  });
+  test('snapshot of the uploaded objects (asset hashes normalised)', () => {
+    const text = JSON.stringify(objects, null, 2).replace(/(assets\/[^/"]+\/)[0-9A-F]{32,}\//gi, '$1HASH/');
     expect(JSON.parse(text)).toMatchSnapshot();
   });
 });
