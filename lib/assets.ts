@@ -4,6 +4,8 @@ import { Construct } from 'constructs';
 import { AssetType, TerraformAsset } from 'cdktf';
 import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
 import { writePackageArchive } from './archive';
+import { BucketPurpose } from './names';
+import { LabBucket } from './storage';
 
 /** The repository's top folder (lib/..). */
 export const REPO_ROOT = path.resolve(__dirname, '..');
@@ -38,7 +40,8 @@ export function filesFor(rule: UploadRule, root: string = REPO_ROOT): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() && rule.extensions.some((ext) => e.name.endsWith(ext)))
+    // A link counts as the file it points to (airflow/dags/lab_contract.json links to the contract).
+    .filter((e) => fs.statSync(path.join(dir, e.name)).isFile() && rule.extensions.some((ext) => e.name.endsWith(ext)))
     .map((e) => e.name)
     .sort();
 }
@@ -87,4 +90,21 @@ export class Uploads extends Construct {
       }),
     );
   }
+}
+
+/**
+ * What the lab uploads: the DAGs with the data files they read beside them (batch size, connector
+ * version, the contract) into the environment's DAG folder, the jobs' entry points and their
+ * package as one archive into the code bucket, the sample data into the data bucket.
+ */
+export function labUploads(scope: Construct, buckets: Readonly<Record<BucketPurpose, LabBucket>>): Uploads {
+  const { composer, code, data } = buckets;
+  return new Uploads(scope, 'uploads', {
+    rules: [
+      { folder: 'airflow/dags', extensions: ['.py', '.json'], bucket: composer.bucket.name, prefix: 'dags' },
+      { folder: 'pyspark', extensions: ['.py'], bucket: code.bucket.name, prefix: 'pyspark' },
+      { folder: 'pyspark/data', extensions: ['.csv'], bucket: data.bucket.name, prefix: 'data' },
+    ],
+    archives: [{ package: 'pyspark/s8s_churn', bucket: code.bucket.name, prefix: 'pyspark' }],
+  });
 }

@@ -119,11 +119,13 @@ export class ResultsDataset extends Construct {
   }
 
   private grant(principal: Principal, role: string): BigqueryDatasetIamMember {
-    return new BigqueryDatasetIamMember(this, `${principal.key}-${role.replace('roles/bigquery.', '')}`, {
+    const member = new BigqueryDatasetIamMember(this, `${principal.key}-${role.replace('roles/bigquery.', '')}`, {
       project: this.dataset.project,
       datasetId: this.dataset.datasetId,
       role,
       member: principal.member,
     });
+    principal.granted(member, this);
+    return member;
   }
 }

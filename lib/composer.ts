@@ -3,14 +3,17 @@ import { Annotations, ITerraformDependable } from 'cdktf';
 import { ComposerEnvironment } from '@cdktf/provider-google/lib/composer-environment';
 import { AIRFLOW_VARIABLES, OPTIONAL_AIRFLOW_VARIABLES } from './contract';
 import { ComposerSize, composerLineOf, DEFAULT_COMPOSER_IMAGE } from './config';
+import { Principal } from './identity';
+import { LabBucket } from './storage';
 
 export interface ComposerProps {
   readonly projectId: string;
   readonly region: string;
   readonly name: string;
-  readonly serviceAccountEmail: string;
+  /** The environment's account; the environment is created once that account's grants exist. */
+  readonly runsAs: Principal;
   /** The lab's own bucket; Composer's default bucket would survive destroy. */
-  readonly bucketName: string;
+  readonly bucket: LabBucket;
   /**
    * Value of every Airflow variable in airflow/variables.json, by name. An optional one (listed
    * under "optional" there) may be empty or left out: it is then not set at all.
@@ -21,7 +24,7 @@ export interface ComposerProps {
   readonly imageVersion?: string;
   /** @default - ENVIRONMENT_SIZE_SMALL */
   readonly size?: ComposerSize;
-  /** Grants and APIs the environment needs at creation. @default - none */
+  /** Other resources to create first (APIs). @default - none */
   readonly dependsOn?: ITerraformDependable[];
 }
 
@@ -71,7 +74,7 @@ export class Composer extends Construct {
       region: props.region,
       name: props.name,
       labels: props.labels,
-      storageConfig: { bucket: props.bucketName },
+      storageConfig: { bucket: props.bucket.bucket.name },
       config: {
         environmentSize: props.size ?? 'ENVIRONMENT_SIZE_SMALL',
         softwareConfig: {
@@ -80,7 +83,7 @@ export class Composer extends Construct {
           // The DAGs run only when triggered (schedule=None); unpaused, a trigger runs at once.
           airflowConfigOverrides: { 'core-dags_are_paused_at_creation': 'False' },
         },
-        nodeConfig: { serviceAccount: props.serviceAccountEmail },
+        nodeConfig: { serviceAccount: props.runsAs.account.email },
       },
       timeouts: { create: '90m', update: '90m', delete: '60m' },
       dependsOn: props.dependsOn,
@@ -93,6 +96,8 @@ export class Composer extends Construct {
       // image_version: an in-place upgrade (image_version is not ForceNew).
       lifecycle: { createBeforeDestroy: true },
     });
+    // Its account's project roles and ActAs grants, and its grant on the environment's bucket.
+    props.runsAs.runs(this.environment, [props.bucket]);
   }
 
   get airflowUri(): string { return this.environment.config.airflowUri; }

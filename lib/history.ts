@@ -2,7 +2,9 @@ import { Construct } from 'constructs';
 import { ITerraformDependable } from 'cdktf';
 import { DataprocCluster } from '@cdktf/provider-google/lib/dataproc-cluster';
 import { Sleep } from '@cdktf/provider-time/lib/sleep';
-import { PHS_IMAGE_VERSION } from './names';
+import { PHS_IMAGE_VERSION } from './versions';
+import { Principal } from './identity';
+import { LabBucket } from './storage';
 import { REASONS, suppressCheck } from './policy';
 
 export interface HistoryServerProps {
@@ -10,21 +12,17 @@ export interface HistoryServerProps {
   readonly region: string;
   readonly name: string;
   readonly subnetId: string;
-  readonly serviceAccountEmail: string;
+  /** The account the cluster runs as; it is created once that account's grants exist (and a wait). */
+  readonly runsAs: Principal;
   /** Bucket the batches write their Spark event logs to. */
-  readonly eventLogBucket: string;
+  readonly eventLogBucket: LabBucket;
   /** Bucket for the cluster's staging and temp files (else Dataproc creates its own). */
-  readonly stagingBucket: string;
+  readonly stagingBucket: LabBucket;
   readonly labels: Record<string, string>;
   /** @default - e2-standard-2, the cheapest type Dataproc 2.x accepts */
   readonly machineType?: string;
   /** @default - 35 GB instead of Dataproc's 500 GB */
   readonly bootDiskGb?: number;
-  /**
-   * The grants the cluster's account needs (project roles, bucket roles). The cluster is created
-   * only after they exist and `iamPropagationWait` has passed.
-   */
-  readonly accountGrants: ITerraformDependable[];
   /** @default - 7m, the upper end of the usual IAM propagation time */
   readonly iamPropagationWait?: string;
   /** Other resources to create first (APIs). @default - none */
@@ -54,23 +52,23 @@ export class HistoryServer extends Construct {
     // (https://cloud.google.com/iam/docs/access-change-propagation). Ordering alone cannot wait
     // for propagation, so this path sleeps. The Composer environment does not depend on it, and
     // its ~25 minute creation runs alongside, so the deploy is not longer for it.
-    this.iamPropagation = new Sleep(this, 'iam-propagation', {
-      createDuration: props.iamPropagationWait ?? '7m',
-      dependsOn: props.accountGrants,
-    });
+    this.iamPropagation = new Sleep(this, 'iam-propagation', { createDuration: props.iamPropagationWait ?? '7m' });
+    // The wait starts once the account's project roles and its grants on both buckets exist.
+    props.runsAs.runs(this.iamPropagation, [props.stagingBucket, props.eventLogBucket]);
+    const staging = props.stagingBucket.bucket.name;
     this.cluster = new DataprocCluster(this, 'cluster', {
       project: props.projectId,
       region: props.region,
       name: props.name,
       labels: props.labels,
       clusterConfig: {
-        stagingBucket: props.stagingBucket,
-        tempBucket: props.stagingBucket,
+        stagingBucket: staging,
+        tempBucket: staging,
         softwareConfig: {
           imageVersion: PHS_IMAGE_VERSION,
           overrideProperties: {
             'dataproc:dataproc.allow.zero.workers': 'true',
-            'spark:spark.history.fs.logDirectory': `gs://${props.eventLogBucket}/*/spark-job-history`,
+            'spark:spark.history.fs.logDirectory': `gs://${props.eventLogBucket.bucket.name}/*/spark-job-history`,
           },
         },
         endpointConfig: { enableHttpPortAccess: true },
@@ -79,7 +77,7 @@ export class HistoryServer extends Construct {
           // Provider 6.x sends false unless told; the subnet's Private Google Access makes
           // external IPs unnecessary.
           internalIpOnly: true,
-          serviceAccount: props.serviceAccountEmail,
+          serviceAccount: props.runsAs.account.email,
           serviceAccountScopes: ['https://www.googleapis.com/auth/cloud-platform'],
           shieldedInstanceConfig: { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true },
         },

@@ -1,5 +1,5 @@
 import { Construct } from 'constructs';
-import { ITerraformDependable } from 'cdktf';
+import { dependable, ITerraformDependable, TerraformResource } from 'cdktf';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
@@ -30,12 +30,42 @@ import { suppressCheck } from './policy';
  * terraform-google-modules/terraform-docs-samples PR #264) are gone.
  */
 
-/** A service account and the IAM member string that names it. */
-export interface Principal {
-  /** Short name used in construct ids, e.g. "lab" or "spark". */
-  readonly key: string;
-  readonly account: ServiceAccount;
+/**
+ * A service account, the IAM member string that names it, and the grants made to it.
+ *
+ * Grants carry their own dependencies, as aws-cdk's do (its design guidelines; Grant.applyBefore):
+ * a resource that runs as the account says so with `runs(resource, uses)`, and then waits for every
+ * grant it needs, made before or after that call: the account's grants that hold wherever it runs
+ * (project roles, ActAs) and its grants on the resources it uses (a bucket, the dataset). Nothing
+ * threads grant lists by hand, and a grant added later reaches the resources that need it.
+ */
+export class Principal {
   readonly member: string;
+  private readonly made: { grant: TerraformResource; on?: Construct }[] = [];
+  private readonly runners: { resource: TerraformResource; uses: readonly Construct[] }[] = [];
+
+  /** `key` is the short name used in construct ids, e.g. "lab" or "spark". */
+  constructor(readonly key: string, readonly account: ServiceAccount) {
+    this.member = `serviceAccount:${account.email}`;
+  }
+
+  /** Records a grant to this account: on the resource `on`, or (without it) wherever the account runs. */
+  granted(grant: TerraformResource, on?: Construct): void {
+    this.made.push({ grant, on });
+    for (const r of this.runners) if (needs(r.uses, on)) waitFor(r.resource, grant);
+  }
+
+  /** `resource` acts as this account on `uses`: it is created after the grants that allow it. */
+  runs(resource: TerraformResource, uses: readonly Construct[]): void {
+    this.runners.push({ resource, uses });
+    for (const m of this.made) if (needs(uses, m.on)) waitFor(resource, m.grant);
+  }
+}
+
+const needs = (uses: readonly Construct[], on: Construct | undefined) => on === undefined || uses.includes(on);
+
+function waitFor(resource: TerraformResource, grant: TerraformResource): void {
+  resource.dependsOn = [...(resource.dependsOn ?? []), dependable(grant)];
 }
 
 /**
@@ -114,10 +144,6 @@ export interface IdentityProps {
 export class Identity extends Construct {
   readonly lab: Principal;
   readonly spark: Principal;
-  /** Grants the Composer environment needs before it is created (its project roles and both ActAs grants). */
-  readonly composerPrerequisites: ITerraformDependable[] = [];
-  /** Grants the batches and the history server need. */
-  readonly sparkPrerequisites: ITerraformDependable[] = [];
 
   constructor(scope: Construct, id: string, props: IdentityProps) {
     super(scope, id);
@@ -137,19 +163,21 @@ export class Identity extends Construct {
             'granted on the project; Google offers no narrower role for it. What it reaches is stated in ' +
             'lib/identity.ts ROLE_REACH and the README.');
         }
-        (p.key === 'lab' ? this.composerPrerequisites : this.sparkPrerequisites).push(grant);
+        p.granted(grant);
       }
     }
 
     // ActAs: the environment submits batches that run as the spark account.
-    this.composerPrerequisites.push(
+    this.lab.granted(
       new ServiceAccountIamMember(this, 'lab-acts-as-spark', {
         serviceAccountId: this.spark.account.name,
         role: 'roles/iam.serviceAccountUser',
         member: this.lab.member,
       }),
-      // ActAs on itself: Composer 3's create page (Step 1, item 3) asks for it where the
-      // organization enforces constraints/gcp.resourceLocations; the environment waits for it.
+    );
+    // ActAs on itself: Composer 3's create page (Step 1, item 3) asks for it where the
+    // organization enforces constraints/gcp.resourceLocations; the environment waits for it.
+    this.lab.granted(
       new ServiceAccountIamMember(this, 'lab-acts-as-itself', {
         serviceAccountId: this.lab.account.name,
         role: 'roles/iam.serviceAccountUser',
@@ -165,6 +193,6 @@ export class Identity extends Construct {
       displayName,
       dependsOn: props.dependsOn,
     });
-    return { key, account, member: `serviceAccount:${account.email}` };
+    return new Principal(key, account);
   }
 }

@@ -1,19 +1,5 @@
 import { composerLineOf, LabConfig } from './config';
 
-/**
- * Dataproc Serverless runtime of every batch: 2.3 LTS (Spark 3.5.3, Python 3.11), supported until
- * 2027-11-26; 2.2's support ended 2026-09-30. Runtime 3.0 has no Persistent History Server.
- * docs/versions.md has the pages and the date checked.
- */
-export const SPARK_RUNTIME_VERSION = '2.3';
-/**
- * Image of the history server: the history server's image version must match the version its
- * applications ran on (Dataproc history-server page), so 2.3 for runtime 2.3. Supported until 2027-06-09.
- */
-export const PHS_IMAGE_VERSION = '2.3-debian12';
-/** The dataset's id (lib/contract.ts, from the contract file the jobs and DAGs read too). */
-export { DATASET_ID } from './contract';
-
 /** What each lab bucket holds. The name of each bucket ends with its purpose. */
 export const BUCKET_PURPOSES = ['code', 'data', 'models', 'spark', 'phs', 'composer'] as const;
 export type BucketPurpose = (typeof BUCKET_PURPOSES)[number];

@@ -34,7 +34,6 @@ export interface LabBucketProps {
  */
 export class LabBucket extends Construct {
   readonly bucket: StorageBucket;
-  readonly grants: StorageBucketIamMember[] = [];
 
   constructor(scope: Construct, id: string, props: LabBucketProps) {
     super(scope, id);
@@ -80,7 +79,7 @@ export class LabBucket extends Construct {
       role,
       member: principal.member,
     });
-    this.grants.push(member);
+    principal.granted(member, this);
     return member;
   }
 }

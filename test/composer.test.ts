@@ -3,6 +3,10 @@ import { DEFAULT_COMPOSER_IMAGE } from '../lib/config';
 import { airflowEnvVariables, Composer } from '../lib/composer';
 import { AIRFLOW_VARIABLES, OPTIONAL_AIRFLOW_VARIABLES } from '../lib/contract';
 import { Json, resourcesOf, single, synthLab } from './helpers';
+import { Construct } from 'constructs';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { Principal } from '../lib/identity';
+import { LabBucket } from '../lib/storage';
 
 /** A value for every required variable, none for the optional ones. */
 function requiredValues(): Record<string, string> {
@@ -47,13 +51,17 @@ describe('airflowEnvVariables', () => {
   });
 });
 
+/** The environment's account and bucket, for a Composer construct synthesized on its own. */
+function accountAndBucket(scope: Construct): { runsAs: Principal; bucket: LabBucket } {
+  const account = new ServiceAccount(scope, 'sa', { accountId: 'sa' });
+  const bucket = new LabBucket(scope, 'bucket', { projectId: 'p', region: 'us-central1', name: 'b', labels: {} });
+  return { runsAs: new Principal('lab', account), bucket };
+}
+
 describe('Composer construct', () => {
   function synthComposer(variables: Record<string, string>): Json {
     const scope = Testing.synthScope((s) => {
-      new Composer(s, 'composer', {
-        projectId: 'p', region: 'us-central1', name: 'env', serviceAccountEmail: 'sa@p.iam.gserviceaccount.com',
-        bucketName: 'b', labels: {}, variables,
-      });
+      new Composer(s, 'composer', { ...accountAndBucket(s), projectId: 'p', region: 'us-central1', name: 'env', labels: {}, variables });
     });
     return JSON.parse(scope);
   }
@@ -86,8 +94,7 @@ describe('the Composer image the construct deploys', () => {
     const app = Testing.app();
     const stack = new TerraformStack(app, 'test');
     const composer = new Composer(stack, 'composer', {
-      projectId: 'p', region: 'us-central1', name: 'env', serviceAccountEmail: 'sa@p.iam.gserviceaccount.com',
-      bucketName: 'b', labels: {}, variables: requiredValues(), imageVersion,
+      ...accountAndBucket(stack), projectId: 'p', region: 'us-central1', name: 'env', labels: {}, variables: requiredValues(), imageVersion,
     });
     return composer.node.metadata.filter((m) => m.type === AnnotationMetadataEntryType.WARN).map((m) => String(m.data));
   };

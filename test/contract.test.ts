@@ -3,6 +3,11 @@ import * as path from 'path';
 import labContract from '../pyspark/s8s_churn/lab_contract.json';
 import { CONTRACT_FILE, DATASET_ID, MODEL_METADATA_PATTERN, PREDICTIONS_TABLE, SCORING_DAG_ID } from '../lib/contract';
 import { packageEntries } from '../lib/archive';
+import { Testing } from 'cdktf';
+import { loadConfig } from '../lib/config';
+import { LabStack } from '../lib/stack';
+import { Uploads } from '../lib/assets';
+import { bucketPurposes, DEMO_ENV, refId, resourcesOf } from './helpers';
 
 const REPO = path.resolve(__dirname, '..');
 
@@ -25,11 +30,10 @@ function codeFiles(dir: string, ext: RegExp): string[] {
   return out;
 }
 
-// The code of the stack, the preflight, the jobs and the local lab. The DAGs are not yet among them:
-// they still write these names themselves (docs/notes.md, issue 19 milestone 3).
+// The code of the stack, the preflight, the jobs, the DAGs and the local lab.
 const CODE = [
   'main.ts', ...codeFiles('lib', /\.ts$/), ...codeFiles('preflight', /\.ts$/),
-  ...codeFiles('pyspark', /\.py$/), ...codeFiles('local', /\.(py|ts)$/),
+  ...codeFiles('pyspark', /\.py$/), ...codeFiles('airflow', /\.py$/), ...codeFiles('local', /\.(py|ts)$/),
 ];
 
 describe('the contract file both languages read', () => {
@@ -62,5 +66,20 @@ describe('the contract file both languages read', () => {
     expect(packageEntries(path.join(REPO, 'pyspark/s8s_churn')).map((e) => e.name)).toContain(
       `s8s_churn/${path.basename(CONTRACT_FILE)}`,
     );
+  });
+
+  test('the DAGs read it beside them: the stack uploads the contract itself into the DAG folder', () => {
+    const app = Testing.app();
+    const lab = new LabStack(app, 's8s-scoring-lab', loadConfig(DEMO_ENV));
+    const synthesized = JSON.parse(Testing.synth(lab));
+    const uploads = lab.node.findChild('uploads') as Uploads;
+    const object = Object.values(resourcesOf(synthesized, 'google_storage_bucket_object')).find(
+      (o) => o.name === `dags/${path.basename(CONTRACT_FILE)}`,
+    );
+    expect(bucketPurposes(synthesized)[refId(object?.bucket)]).toBe('composer');
+    // The uploaded file is the contract (airflow/dags/lab_contract.json links to it), not a copy.
+    expect(fs.realpathSync(uploads.localFiles[object?.name])).toBe(fs.realpathSync(path.join(REPO, CONTRACT_FILE)));
+    const common = fs.readFileSync(path.join(REPO, 'airflow/dags/s8s_common.py'), 'utf8');
+    expect(common).toMatch(/Path\(__file__\)\.with_name\("lab_contract\.json"\)/);
   });
 });

@@ -2,8 +2,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { AIRFLOW_VARIABLES, JOB_TABLES, OPTIONAL_AIRFLOW_VARIABLES, TABLE_SCHEMAS } from '../lib/contract';
 import { DEFAULT_COMPOSER_IMAGE } from '../lib/config';
-import { SPARK_RUNTIME_VERSION } from '../lib/names';
+import { SPARK_RUNTIME_VERSION } from '../lib/versions';
 import { LAB_APIS } from '../lib/services';
+import { Testing } from 'cdktf';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { Sleep } from '@cdktf/provider-time/lib/sleep';
+import { Principal } from '../lib/identity';
+import { LabBucket } from '../lib/storage';
 import {
   addresses, addressOf, bucketPurposes, DEMO_ENV, describeAddress, directDependencies, Json, refId, resourcesOf, single,
   synthLab, waitsFor,
@@ -297,6 +303,40 @@ describe('ordering', () => {
 
   test('the time provider is pinned exactly, like the google provider', () => {
     expect(stack.terraform.required_providers.time).toEqual({ source: 'hashicorp/time', version: '0.13.1' });
+  });
+});
+
+describe('grants carry their own dependencies (Principal.runs)', () => {
+  // A resource that runs as an account waits for the grants it needs, whether they are made
+  // before or after it says so, and for no grant on a resource it does not use.
+  const synthesized = JSON.parse(Testing.synthScope((scope) => {
+    const account = new ServiceAccount(scope, 'sa', { accountId: 'sa' });
+    const principal = new Principal('spark', account);
+    const bucket = (name: string) => new LabBucket(scope, name, { projectId: 'p', region: 'us-central1', name, labels: {} });
+    const [used, unused] = [bucket('used'), bucket('unused')];
+    used.grantRead(principal); // made before the resource says it needs it
+    const runner = new Sleep(scope, 'runner', { createDuration: '1s' });
+    principal.runs(runner, [used]);
+    used.grantReadWrite(principal); // and after
+    unused.grantReadWrite(principal);
+    principal.granted(new ProjectIamMember(scope, 'role', { project: 'p', role: 'roles/dataproc.worker', member: principal.member }));
+  }));
+  test('the runner waits for its account-wide grant and its grants on the bucket it uses, only those', () => {
+    const dependsOn = (synthesized.resource.time_sleep.runner.depends_on as string[]).map((d) => d.replace(/_[0-9A-F]{8}$/, ''));
+    expect(dependsOn.sort()).toEqual([
+      'google_project_iam_member.role', 'google_storage_bucket_iam_member.used_spark-objectUser',
+      'google_storage_bucket_iam_member.used_spark-objectViewer',
+    ]);
+  });
+});
+
+describe('the stack reads like its diagram', () => {
+  test('LabStack\'s constructor is under 60 lines', () => {
+    const lines = fs.readFileSync(path.join(REPO, 'lib/stack.ts'), 'utf8').split('\n');
+    const start = lines.findIndex((l) => /^\s+constructor\(scope: Construct, id: string, config: LabConfig\)/.test(l));
+    const end = lines.findIndex((l, i) => i > start && l === '  }');
+    expect(start).toBeGreaterThan(0);
+    expect(end - start + 1).toBeLessThan(60);
   });
 });
 

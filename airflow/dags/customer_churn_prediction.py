@@ -5,7 +5,7 @@ the last one checks the run's drift from the model's training data (batch_drift)
 drift_psi_moderate variable's PSI and fails the run at drift_psi_high's.
 
 Trigger with a model version (UI "Trigger DAG w/ config", or the CLI):
-    {"model_version": "v20260131t120000"}     # or "latest", or leave it out
+    {"model_version": "v20260131t120000"}     # or `latest`, or leave it out
 Order of precedence: the trigger's model_version, the model_version Airflow variable, latest.
 """
 
@@ -19,9 +19,11 @@ from airflow.providers.common.compat.sdk import DAG, task
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
 from s8s_common import (
+    DAG_IDS,
     DATASET,
     DRIFT_HIGH,
     DRIFT_MODERATE,
+    LATEST_VERSION,
     MODELS_ROOT,
     PIPELINE_ID,
     PREDICTIONS_TABLE,
@@ -36,12 +38,12 @@ from s8s_common import (
     reconciliation_sql,
 )
 
-MODEL_VERSION = "{{ params.model_version or var.value.model_version or 'latest' }}"
+MODEL_VERSION = "{{ params.model_version or var.value.model_version or '" + LATEST_VERSION + "' }}"
 RESULTS_TABLE = f"{DATASET}.{PREDICTIONS_TABLE}"
 BATCH_ID = batch_id_template("score")
 
 with DAG(
-    dag_id="customer-churn-prediction",
+    dag_id=DAG_IDS["scoring"],
     description="Score customers for churn on Dataproc Serverless; results in BigQuery by pipeline_id",
     schedule=None,
     **lab_dag_settings(

@@ -1,5 +1,5 @@
 """Training: train the churn model on the lab's training sample as a Dataproc Serverless batch
-and register it as a new model version, which the scoring DAG's "latest" then picks.
+and register it as a new model version, which the scoring DAG's `latest` then picks.
 
 The version is v<run timestamp>-<run id hash>, e.g. v20261201t090229-1f0c3a9e (the run's logical
 date, else the time it was triggered for; see s8s_common.default_model_version), unless the
@@ -13,10 +13,10 @@ from __future__ import annotations
 # itself imports from (so every image with providers-google 22.x has it).
 from airflow.providers.common.compat.sdk import DAG
 
-from s8s_common import MODELS_ROOT, VERSION_PATTERN, input_uri, lab_batch, lab_dag_settings
+from s8s_common import DAG_IDS, MODELS_ROOT, VERSION_PATTERN, input_uri, lab_batch, lab_dag_settings
 
 with DAG(
-    dag_id="customer-churn-training",
+    dag_id=DAG_IDS["training"],
     description="Train and register a churn model version on Dataproc Serverless",
     schedule=None,
     **lab_dag_settings(

@@ -29,17 +29,23 @@ from airflow.providers.google.cloud.operators.dataproc import DataprocCreateBatc
 # A fixed date in the past: the DAGs only run when triggered (schedule=None, catchup=False).
 START_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
+# The names the stack, the jobs and these DAGs share (table names, the model path, the version
+# pattern, the jobs' archive, the DAG ids), written once in pyspark/s8s_churn/lab_contract.json. The
+# stack uploads it beside the DAGs; in the repository airflow/dags/lab_contract.json links to it. A
+# local file read when the DAG is parsed, no variable or network access.
+CONTRACT: dict[str, Any] = json.loads(Path(__file__).with_name("lab_contract.json").read_text())
+DAG_IDS: dict[str, str] = CONTRACT["dag_ids"]
 # Where the stack uploads things (lib/stack.ts) and where training registers models.
 CODE = "gs://{{ var.value.code_bucket }}/pyspark"
-MODELS_ROOT = "gs://{{ var.value.model_bucket }}/churn-model"
+MODELS_ROOT = "gs://{{ var.value.model_bucket }}/" + CONTRACT["models_prefix"]
 # The jobs' package, one archive the stack builds from pyspark/s8s_churn/ and uploads beside the
 # entry points (lib/archive.ts); Dataproc puts it on the batch's Python path.
-JOBS_ARCHIVE = "s8s_churn.zip"
+JOBS_ARCHIVE = CONTRACT["jobs_archive"]
 # The BigQuery tables the scoring job writes (keys of pyspark/s8s_churn/table_schemas.json) and the check reads.
-PREDICTIONS_TABLE = "batch_predictions"
-REJECTS_TABLE = "batch_rejects"
-RUNS_TABLE = "batch_runs"
-DRIFT_TABLE = "batch_drift"
+PREDICTIONS_TABLE = CONTRACT["tables"]["predictions"]
+REJECTS_TABLE = CONTRACT["tables"]["rejects"]
+RUNS_TABLE = CONTRACT["tables"]["runs"]
+DRIFT_TABLE = CONTRACT["tables"]["drift"]
 DATASET = "{{ var.value.project_id }}.{{ var.value.bq_dataset }}"
 
 
@@ -50,8 +56,9 @@ def input_uri(sample_file: str) -> str:
 
 PIPELINE_ID = "{{ pipeline_id_for(run_id) }}"
 # Model version names, as pyspark/s8s_churn/registry.py checks them; "latest" only when scoring.
-VERSION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
-SCORING_VERSION_PATTERN = r"^(latest|[a-z0-9][a-z0-9._-]{0,62})$"
+VERSION_PATTERN: str = CONTRACT["model_version_pattern"]
+LATEST_VERSION: str = CONTRACT["latest_version"]
+SCORING_VERSION_PATTERN = f"^({re.escape(LATEST_VERSION)}|{VERSION_PATTERN.removeprefix('^').removesuffix('$')})$"
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "s8s-lab",

@@ -28,6 +28,9 @@ class JobError(Exception):
     """A problem the user can fix: bad arguments, input or model. The job exits non-zero."""
 
 
+HOTSPOT_HUGE_METHOD_LIMIT = 8000
+
+
 def get_spark(app_name: str) -> SparkSession:
     """The active session (Dataproc makes one) or a local one; UTC for every timestamp."""
     builder = (
@@ -35,7 +38,15 @@ def get_spark(app_name: str) -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")  # progress bars garble batch logs
     )
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    # HotSpot does not JIT-compile a method over 8000 bytes of bytecode (its HugeMethodLimit), so a
+    # whole-stage generated method that large runs interpreted: scoring with reason codes was 3x
+    # slower for it (docs/benchmark.md). At this limit Spark generates such a stage without
+    # whole-stage codegen instead, what Spark's own description of the setting recommends on HotSpot
+    # (spark.sql.codegen.hugeMethodLimit in SQLConf.scala, Spark 3.5). Set on the session, so it
+    # holds on the session Dataproc creates too.
+    spark.conf.set("spark.sql.codegen.hugeMethodLimit", str(HOTSPOT_HUGE_METHOD_LIMIT))
+    return spark
 
 
 def parse_timestamp(value: str) -> datetime:

@@ -60,6 +60,8 @@ REASON_NAMES = {"total_charges_filled": "total_charges"}
 BLANK = "(blank)"
 TOP_REASON_COUNT = 3
 REASON_COLUMNS = [f"reason_{i}" for i in range(1, TOP_REASON_COUNT + 1)]
+# The helper column holding a row's three best (minus contribution, feature index) pairs; dropped.
+_TOP_REASONS = "_top_reasons"
 
 
 def model_uri(models_root: str, version: str) -> str:
@@ -208,49 +210,56 @@ class LogisticModel:
             out.append((column, shown, self.category_weight(column) - F.lit(self.mean_category_weight(column))))
         return out
 
-    def reasons(self) -> dict[str, Column]:
-        """reason_1..3: the contributions that raise the score most, largest first, ties by feature
+    def with_reasons(self, features: DataFrame) -> DataFrame:
+        """Scores `features` with reason codes: churn_logit, churn_probability, prediction, and
+        reason_1..3, the contributions that raise the score most, largest first, ties by feature
         name, each a struct (feature, value, contribution); NULL where fewer are positive.
 
-        Sorting structs whose first field is the negated contribution and second the feature name
-        orders them by contribution descending, then name ascending (sort_array compares structs
-        field by field), without a lambda comparator."""
-        entries = F.array(
-            *[
-                F.struct(
-                    (-contribution).alias("rank"),
-                    F.lit(name).alias("feature"),
-                    shown.alias("value"),
-                    contribution.alias("contribution"),
-                )
-                for name, shown, contribution in self.contributions()
-            ]
+        How, and why so (docs/benchmark.md, "Reason codes"): one projection computes each row's
+        contributions once and from them both churn_logit (the base value plus their sum, the
+        additivity the reasons rest on) and the ranking: sort_array over (minus the contribution,
+        feature index) pairs, compared field by field, the features indexed in name order so that
+        equal contributions keep it. The three best pairs go to a helper column that the next
+        projection reads: Spark does not merge a projection into the next when that would evaluate
+        a costly expression several times (CollapseProject), so the sort runs once per row. Only
+        then is the chosen features' value turned into text, for three features rather than all.
+        A NULL contribution (none is expected) ranks last and is never a reason."""
+        inputs = sorted(self.contributions(), key=lambda c: c[0])
+        logit = F.lit(self.base_value())
+        for _, _, contribution in inputs:
+            logit = logit + contribution
+        pairs = [
+            F.struct(F.coalesce(-contribution, F.lit(math.inf)).alias("rank"), F.lit(i).alias("index"))
+            for i, (_, _, contribution) in enumerate(inputs)
+        ]
+        ranked = features.withColumns(
+            {"churn_logit": logit, _TOP_REASONS: F.slice(F.sort_array(F.array(*pairs)), 1, TOP_REASON_COUNT)}
         )
-        top = F.slice(F.sort_array(F.filter(entries, lambda e: e["contribution"] > 0)), 1, TOP_REASON_COUNT)
-        columns = {}
-        for i, name in enumerate(REASON_COLUMNS):
-            e = top.getItem(i)
-            reason = F.struct(e["feature"].alias("feature"), e["value"].alias("value"), e["contribution"].alias("contribution"))
-            columns[name] = F.when(F.size(top) > i, reason)
+        top = F.col(_TOP_REASONS)
+        names = F.array(*[F.lit(name) for name, _, _ in inputs])
+        columns = probability_columns(F.col("churn_logit"))
+        for i, column in enumerate(REASON_COLUMNS):
+            index, contribution = top.getItem(i)["index"], -top.getItem(i)["rank"]
+            value = None
+            for j, (_, shown, _) in enumerate(inputs):
+                value = F.when(index == j, shown) if value is None else value.when(index == j, shown)
+            reason = F.struct(
+                F.element_at(names, index + 1).alias("feature"), value.alias("value"), contribution.alias("contribution")
+            )
+            columns[column] = F.when(contribution > 0, reason)
         columns["reasons_note"] = F.when(
-            F.size(top) == 0, F.lit("no input raises this customer's score above the training average")
+            ~(-top.getItem(0)["rank"] > 0), F.lit("no input raises this customer's score above the training average")
         )
-        return columns
+        return ranked.withColumns(columns).drop(_TOP_REASONS)
 
     def score(self, features: DataFrame) -> DataFrame:
-        """Adds churn_probability and prediction (1 when the probability is above 0.5, as Spark
-        ML's default threshold decides), as plain column expressions."""
+        """Adds churn_logit, churn_probability and prediction (1 when the probability is above 0.5,
+        as Spark ML's default threshold decides) as plain column expressions, with reason codes
+        when the version recorded its training means."""
+        if self.reference is not None:
+            return self.with_reasons(features)
         scored = features.withColumn("churn_logit", self.margin())
-        m = F.col("churn_logit")
-        scored = scored.withColumns(
-            {
-                "churn_probability": F.lit(1.0) / (F.lit(1.0) + F.exp(-m)),
-                "prediction": F.when(m > 0, F.lit(1)).otherwise(F.lit(0)).cast("long"),
-            }
-        )
-        if self.reference is None:
-            return with_no_reasons(scored, NO_REFERENCE_NOTE)
-        return scored.withColumns(self.reasons())
+        return with_no_reasons(scored.withColumns(probability_columns(F.col("churn_logit"))), NO_REFERENCE_NOTE)
 
     def to_json(self) -> str:
         doc = {"kind": self.kind, "intercept": self.intercept, "numeric": self.numeric, "categorical": self.categorical}
@@ -303,6 +312,14 @@ class _LogisticWriter:
         fs, path = hadoop_path(spark, uri)
         fs.delete(path, True)  # a folder of an earlier model under the same version name
         write_text(spark, f"{uri}/{LOGISTIC_FILE}", self.model.to_json())
+
+
+def probability_columns(logit: Column) -> dict[str, Column]:
+    """churn_probability (the sigmoid of the logit) and prediction (1 above 0.5: a positive logit)."""
+    return {
+        "churn_probability": F.lit(1.0) / (F.lit(1.0) + F.exp(-logit)),
+        "prediction": F.when(logit > 0, F.lit(1)).otherwise(F.lit(0)).cast("long"),
+    }
 
 
 NO_REFERENCE_NOTE = "no reasons: this model version was trained before training means were recorded; re-train it to get reasons"
