@@ -44,6 +44,8 @@ JAVA_SETTING = "S8S_JAVA17_HOME"
 # PyPI's pyspark 3.5.3 is built with Scala 2.12 (its jars/scala-library-2.12.*.jar).
 SCALA_BINARY = "2.12"
 BQ_GROUP = "com.google.cloud.spark"
+# The Cloud Storage connector's artifact: the twin runs the one `jar` line of twin-jars.txt that names it.
+GCS_CONNECTOR = "com.google.cloud.bigdataoss:gcs-connector"
 # Module list and profile of the connector's shaded Scala 2.12 jar (its pom.xml, profile dsv1_2.12).
 BQ_MODULE = f"spark-bigquery-dsv1/spark-bigquery-with-dependencies_{SCALA_BINARY}"
 # The connector reads this file from its own jar at start (SparkBigQueryUtil, BigQueryUtilScala); the
@@ -99,6 +101,10 @@ class Pin:
     sha256: str
 
     @property
+    def version(self) -> str:
+        return self.name.split(":")[2]
+
+    @property
     def file_name(self) -> str:
         if self.kind == "source":
             return self.name
@@ -122,6 +128,14 @@ def pins() -> list[Pin]:
 
 def pin_for(kind: str, name: str) -> Pin | None:
     return next((p for p in pins() if p.kind == kind and p.name == name), None)
+
+
+def gcs_connector_pin() -> Pin:
+    """The Cloud Storage connector the twin's Spark loads: exactly one `jar` line of twin-jars.txt."""
+    found = [p for p in pins() if p.kind == "jar" and p.name.startswith(GCS_CONNECTOR + ":")]
+    if len(found) != 1:
+        raise JarError(f"{JARS_LOCK.relative_to(REPO)} must pin exactly one {GCS_CONNECTOR} jar; found {len(found)}")
+    return found[0]
 
 
 def sha256(path: Path) -> str:

@@ -64,3 +64,12 @@ def test_a_missing_connector_source_names_the_setting_that_points_at_it(tmp_path
         jars.JarError, match=r"its source tarball is not at S8S_CONNECTOR_SOURCE=.*nowhere\.tar\.gz; set S8S_CONNECTOR_SOURCE"
     ):
         jars.bigquery_connector_jar()
+
+
+def test_the_twin_runs_the_one_pinned_cloud_storage_connector(monkeypatch):
+    pin = jars.gcs_connector_pin()
+    assert (pin.name, pin.version) == ("com.google.cloud.bigdataoss:gcs-connector:3.0.4:jar:shaded", "3.0.4")
+    second = jars.Pin("jar", "com.google.cloud.bigdataoss:gcs-connector:3.1.22", "0" * 64)
+    monkeypatch.setattr(jars, "pins", lambda: [pin, second])
+    with pytest.raises(jars.JarError, match="must pin exactly one com.google.cloud.bigdataoss:gcs-connector jar; found 2"):
+        jars.gcs_connector_pin()
