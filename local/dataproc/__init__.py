@@ -25,8 +25,10 @@ import signal
 import socket
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+
+from local.state import StateRecord
 
 REPO = Path(__file__).resolve().parents[2]
 # The one file the local Airflow loads to send DataprocHook's requests here.
@@ -41,28 +43,19 @@ class DataprocTwinError(Exception):
 
 
 @dataclass
-class Running:
+class Running(StateRecord):
     """A started server: STATE_DIR/dataproc/server.json."""
 
     address: str
     pid: int
     log: str
 
-    @staticmethod
-    def path(state_dir: Path) -> Path:
-        return Path(state_dir) / "dataproc" / "server.json"
-
-    def save(self, state_dir: Path) -> None:
-        path = self.path(state_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self)))
-        tmp.replace(path)
+    RECORD = "dataproc/server.json"
 
 
 def address(state_dir: Path) -> str:
     """The running server's host:port; DataprocTwinError if none runs for the folder."""
-    path = Running.path(state_dir)
+    path = Running.state_file(state_dir)
     if not path.exists():
         raise DataprocTwinError(
             f"no Dataproc twin runs for {state_dir}: {path} does not exist (start it: python -m local.dataproc serve {state_dir})"
@@ -102,7 +95,7 @@ def start(state_dir: Path, python: Path | None = None) -> Running:
             ["bash", str(REPO / "scripts" / "python-env.sh"), "twin"], check=True, stdout=subprocess.PIPE, text=True
         )
         python = Path(out.stdout.strip().splitlines()[-1]) / "bin" / "python"
-    Running.path(state_dir).unlink(missing_ok=True)
+    Running.state_file(state_dir).unlink(missing_ok=True)
     log = state_dir / "logs" / "dataproc-twin.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -116,7 +109,7 @@ def start(state_dir: Path, python: Path | None = None) -> Running:
         if proc.poll() is not None:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
             raise DataprocTwinError(f"the Dataproc twin exited with code {proc.returncode} at start; {log}:\n{tail}")
-        path = Running.path(state_dir)
+        path = Running.state_file(state_dir)
         if path.exists():
             running = Running(**json.loads(path.read_text()))
             if running.pid == proc.pid and _answers(running.address):
@@ -146,7 +139,7 @@ def _stop_group(pid: int) -> None:
 
 def stop(state_dir: Path) -> None:
     """Stops the folder's server: it cancels its live batches (their spark-submit processes) and exits."""
-    path = Running.path(state_dir)
+    path = Running.state_file(state_dir)
     if not path.exists():
         return
     _stop_group(json.loads(path.read_text())["pid"])

@@ -27,10 +27,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from local.dataproc.runner import HISTORY_DIR
+from local.state import StateRecord
 
 REPO = Path(__file__).resolve().parents[2]
 # Where the Dataproc twin writes event logs, relative to the twin's state folder: the twin's own
@@ -94,7 +95,7 @@ def java_check() -> None:
 
 
 @dataclass
-class HistoryServer:
+class HistoryServer(StateRecord):
     """A running history server: its URL, the folder it reads, and where its pid and log are."""
 
     url: str
@@ -104,18 +105,8 @@ class HistoryServer:
     event_logs: str
     spark_home: str
 
-    @staticmethod
-    def state_file(state_dir: Path) -> Path:
-        # (STATE_DIR/history/server.json is the deploy's record of the cloud's history server.)
-        return Path(state_dir) / "history" / "running.json"
-
-    def save(self, state_dir: Path) -> None:
-        self.state_file(state_dir).write_text(json.dumps(asdict(self), indent=1))
-
-    @classmethod
-    def load(cls, state_dir: Path) -> HistoryServer | None:
-        path = cls.state_file(state_dir)
-        return cls(**json.loads(path.read_text())) if path.exists() else None
+    # (STATE_DIR/history/server.json is the deploy's record of the cloud's history server.)
+    RECORD = "history/running.json"
 
     def pid(self) -> int | None:
         files = list(Path(self.pid_dir).glob("spark-*HistoryServer*.pid"))
