@@ -215,7 +215,7 @@ class LogisticModel:
         reason_1..3, the contributions that raise the score most, largest first, ties by feature
         name, each a struct (feature, value, contribution); NULL where fewer are positive.
 
-        How, and why so (docs/benchmark.md, "Reason codes"): one projection computes each row's
+        How, and why so (docs/benchmark.md, "Reasons and drift"): one projection computes each row's
         contributions once and from them both churn_logit (the base value plus their sum, the
         additivity the reasons rest on) and the ranking: sort_array over (minus the contribution,
         feature index) pairs, compared field by field, the features indexed in name order so that
