@@ -98,7 +98,7 @@ def start(state_dir: Path, airflow_port: int | None = None, history_port: int | 
 def _dataproc_running(state_dir: Path) -> bool:
     from local import dataproc
 
-    path = dataproc.Running.path(state_dir)
+    path = dataproc.Running.state_file(state_dir)
     if not path.exists():
         return False
     return local_airflow._alive(json.loads(path.read_text())["pid"])
