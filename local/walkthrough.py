@@ -13,7 +13,6 @@ are created on first use by scripts/python-env.sh.
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 import time
@@ -98,10 +97,8 @@ def start(state_dir: Path, airflow_port: int | None = None, history_port: int | 
 def _dataproc_running(state_dir: Path) -> bool:
     from local import dataproc
 
-    path = dataproc.Running.state_file(state_dir)
-    if not path.exists():
-        return False
-    return local_airflow._alive(json.loads(path.read_text())["pid"])
+    running = dataproc.Running.load(state_dir)
+    return running is not None and local_airflow._alive(running.pid)
 
 
 def wait_for_dags(af: local_airflow.LocalAirflow, dag_ids, timeout: float = 180) -> None:

@@ -55,12 +55,13 @@ class Running(StateRecord):
 
 def address(state_dir: Path) -> str:
     """The running server's host:port; DataprocTwinError if none runs for the folder."""
-    path = Running.state_file(state_dir)
-    if not path.exists():
+    running = Running.load(state_dir)
+    if running is None:
         raise DataprocTwinError(
-            f"no Dataproc twin runs for {state_dir}: {path} does not exist (start it: python -m local.dataproc serve {state_dir})"
+            f"no Dataproc twin runs for {state_dir}: {Running.state_file(state_dir)} does not exist"
+            f" (start it: python -m local.dataproc serve {state_dir})"
         )
-    return json.loads(path.read_text())["address"]
+    return running.address
 
 
 def airflow_env(state_dir: Path) -> dict[str, str]:
@@ -109,11 +110,9 @@ def start(state_dir: Path, python: Path | None = None) -> Running:
         if proc.poll() is not None:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
             raise DataprocTwinError(f"the Dataproc twin exited with code {proc.returncode} at start; {log}:\n{tail}")
-        path = Running.state_file(state_dir)
-        if path.exists():
-            running = Running(**json.loads(path.read_text()))
-            if running.pid == proc.pid and _answers(running.address):
-                return running
+        running = Running.load(state_dir)
+        if running is not None and running.pid == proc.pid and _answers(running.address):
+            return running
         time.sleep(0.2)
     _stop_group(proc.pid)
     raise DataprocTwinError(f"the Dataproc twin did not answer within {START_TIMEOUT_S} s; see {log}")
@@ -139,8 +138,8 @@ def _stop_group(pid: int) -> None:
 
 def stop(state_dir: Path) -> None:
     """Stops the folder's server: it cancels its live batches (their spark-submit processes) and exits."""
-    path = Running.state_file(state_dir)
-    if not path.exists():
+    running = Running.load(state_dir)
+    if running is None:
         return
-    _stop_group(json.loads(path.read_text())["pid"])
-    path.unlink(missing_ok=True)
+    _stop_group(running.pid)
+    Running.state_file(state_dir).unlink(missing_ok=True)

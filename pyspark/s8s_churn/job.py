@@ -41,10 +41,10 @@ def get_spark(app_name: str) -> SparkSession:
     spark = builder.getOrCreate()
     # HotSpot does not JIT-compile a method over 8000 bytes of bytecode (its HugeMethodLimit), so a
     # whole-stage generated method that large runs interpreted: scoring with reason codes was 3x
-    # slower for it (docs/benchmark.md, "Reasons and drift"). At this limit Spark generates such a stage without
-    # whole-stage codegen instead, what Spark's own description of the setting recommends on HotSpot
-    # (spark.sql.codegen.hugeMethodLimit in SQLConf.scala, Spark 3.5). Set on the session, so it
-    # holds on the session Dataproc creates too.
+    # slower for it (docs/benchmark.md, "Reasons and drift"). At this limit Spark runs such a stage
+    # without whole-stage codegen instead, what Spark's own description of the setting recommends
+    # on HotSpot (spark.sql.codegen.hugeMethodLimit in SQLConf.scala, Spark 3.5). Set on the
+    # session, so it holds on the session Dataproc creates too.
     spark.conf.set("spark.sql.codegen.hugeMethodLimit", str(HOTSPOT_HUGE_METHOD_LIMIT))
     return spark
 
