@@ -7,9 +7,10 @@ shows them as drift_baseline):
     last bin for a blank value (a blank TotalCharges is its own category);
   - a category: each level training saw, and a last bin for levels it never saw (or blank);
   - churn_probability: the deciles of the held-out scores.
-At scoring: the same bins are counted by aggregate expressions that ride on the Observation of
-the predictions write (bin_count_columns), so measuring drift reads nothing twice; drift_rows turns
-the counts into one batch_drift row per feature.
+At scoring: the same bins are counted by aggregate expressions that ride on the Observations of
+the predictions write (the inputs' bins as the rows reach the model, the scores' bins as they leave
+it: with_bins, bin_count_columns), so measuring drift reads nothing twice; drift_rows turns the
+counts into one batch_drift row per feature.
 
 Measures, per feature, between the training shares e and the run's shares a:
   - PSI = sum((a - e) * ln(a / e)), with every share below EPSILON raised to EPSILON first, so an
@@ -35,6 +36,9 @@ from s8s_churn.model import CATEGORICAL_FEATURES
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 PREDICTION = "prediction"
+# What the scoring job bins where: the inputs as they reach the model, the scores as it made them.
+INPUT_KINDS = (NUMERIC, CATEGORICAL)
+SCORE_KINDS = (PREDICTION,)
 # The inputs drift is measured on, as batch_predictions stores them (total_charges with its blanks).
 DRIFT_NUMERIC = ["senior_citizen", "tenure", "monthly_charges", "total_charges"]
 DRIFT_CATEGORICAL = list(CATEGORICAL_FEATURES)
@@ -49,19 +53,48 @@ HIGH_PSI = 0.25
 OK, MODERATE, HIGH, NO_BASELINE = "ok", "moderate", "high", "no_baseline"
 
 
-def bin_conditions(entry: dict) -> list[Column]:
-    """One condition per bin of a baseline entry, in the order of its shares."""
+def bin_index(entry: dict) -> Column:
+    """The 0-based bin of a baseline entry that the row falls in, in the order of its shares: one
+    CASE per feature, so each row is binned once (a condition per bin, evaluated by an aggregate,
+    cost more: docs/benchmark.md, "Reasons and drift")."""
     c = F.col(entry["feature"])
     if entry["kind"] == CATEGORICAL:
         levels = entry["levels"]
-        return [c == F.lit(v) for v in levels] + [c.isNull() | ~c.isin(*levels) if levels else F.lit(True)]
+        binned = None
+        for j, level in enumerate(levels):
+            binned = F.when(c == F.lit(level), F.lit(j)) if binned is None else binned.when(c == F.lit(level), F.lit(j))
+        return F.lit(len(levels)) if binned is None else binned.otherwise(F.lit(len(levels)))  # unseen or blank
     x = c.cast("double")
     edges = entry["edges"]
-    bins: list[Column] = []
-    for i in range(len(edges) + 1):
-        low = x > F.lit(edges[i - 1]) if i > 0 else x.isNotNull()
-        bins.append(low & (x <= F.lit(edges[i])) if i < len(edges) else low)
-    return bins + [x.isNull()]
+    binned = F.when(x.isNull(), F.lit(len(edges) + 1))  # blank
+    for j, edge in enumerate(edges):  # edges ascend: the first edge at or above x closes its bin
+        binned = binned.when(x <= F.lit(edge), F.lit(j))
+    return binned.otherwise(F.lit(len(edges)))  # above the last edge
+
+
+def _bin_column(i: int) -> str:
+    return f"_drift_bin_{i}"
+
+
+def with_bins(rows: DataFrame, baseline: dict | None, kinds: tuple[str, ...]) -> DataFrame:
+    """`rows` with the bin of each baseline entry of these kinds in a helper column (conform drops
+    it before the write)."""
+    if not baseline:
+        return rows
+    return rows.withColumns({_bin_column(i): bin_index(e) for i, e in enumerate(baseline["features"]) if e["kind"] in kinds})
+
+
+def bin_count_columns(baseline: dict | None, kinds: tuple[str, ...]) -> list[Column]:
+    """The aggregate expressions that count the rows per bin of the entries of these kinds, for an
+    Observation over with_bins() rows."""
+    if not baseline:
+        return []
+    return [
+        F.count(F.when(F.col(_bin_column(i)) == F.lit(j), 1)).alias(f"drift:{i}:{j}")
+        for i, e in enumerate(baseline["features"])
+        if e["kind"] in kinds
+        for j in range(len(bin_labels(e)))
+    ]
 
 
 def bin_labels(entry: dict) -> list[str]:
@@ -85,12 +118,12 @@ def _shares(counts: Sequence[int]) -> list[float]:
 
 def measure(rows: DataFrame, entries: list[dict]) -> tuple[list[dict], int]:
     """Counts the bins of `entries` over `rows` (one Spark job): the entries with their shares, and the rows."""
-    aggs = [F.count(F.when(cond, 1)).alias(f"{i}:{j}") for i, e in enumerate(entries) for j, cond in enumerate(bin_conditions(e))]
-    found = rows.select(F.count(F.lit(1)).alias("rows"), *aggs).first().asDict()
+    kinds = tuple({e["kind"] for e in entries})
+    counts = bin_count_columns({"features": entries}, kinds)
+    found = with_bins(rows, {"features": entries}, kinds).select(F.count(F.lit(1)).alias("rows"), *counts).first().asDict()
     out = []
     for i, e in enumerate(entries):
-        counts = [found[f"{i}:{j}"] for j in range(len(bin_conditions(e)))]
-        out.append({**e, "shares": _shares(counts)})
+        out.append({**e, "shares": _shares([found[f"drift:{i}:{j}"] for j in range(len(bin_labels(e)))])})
     return out, found["rows"]
 
 
@@ -110,21 +143,19 @@ def training_baseline(train_rows: DataFrame, scored_test: DataFrame, levels: dic
     return {"rows": rows, "score_rows": score_rows, "features": features + score}
 
 
-def bin_count_columns(baseline: dict | None) -> list[Column]:
-    """The aggregate expressions that count the run's rows per baseline bin, for an Observation."""
-    if not baseline:
-        return []
-    return [
-        F.count(F.when(cond, 1)).alias(f"drift:{i}:{j}")
-        for i, e in enumerate(baseline["features"])
-        for j, cond in enumerate(bin_conditions(e))
-    ]
-
-
-def bin_count_names(baseline: dict | None) -> tuple[str, ...]:
+def bin_count_names(baseline: dict | None, kinds: tuple[str, ...]) -> tuple[str, ...]:
     if not baseline:
         return ()
-    return tuple(f"drift:{i}:{j}" for i, e in enumerate(baseline["features"]) for j in range(len(bin_labels(e))))
+    return tuple(
+        f"drift:{i}:{j}" for i, e in enumerate(baseline["features"]) if e["kind"] in kinds for j in range(len(bin_labels(e)))
+    )
+
+
+def observe_bins(rows: DataFrame, observation, baseline: dict | None, kinds: tuple[str, ...]) -> DataFrame:
+    """`rows`, counting the bins of the baseline's entries of these kinds in `observation` (the
+    rows unchanged, with helper columns, when there is no such entry)."""
+    counts = bin_count_columns(baseline, kinds)
+    return with_bins(rows, baseline, kinds).observe(observation, *counts) if counts else rows
 
 
 def psi(expected: Sequence[float], actual: Sequence[float], epsilon: float = EPSILON) -> float:

@@ -60,8 +60,15 @@ REASON_NAMES = {"total_charges_filled": "total_charges"}
 BLANK = "(blank)"
 TOP_REASON_COUNT = 3
 REASON_COLUMNS = [f"reason_{i}" for i in range(1, TOP_REASON_COUNT + 1)]
-# The helper column holding a row's three best (minus contribution, feature index) pairs; dropped.
-_TOP_REASONS = "_top_reasons"
+# Helper columns between predict() and explain(), dropped before the write.
+_NEGATED = "_reasons_negated"  # minus each contribution, inputs in name order
+_TOP = "_reasons_top"  # the three smallest of those: minus the three largest contributions
+_CATEGORIES = "_reasons_categories"  # each categorical input's value as shown (NULL for numbers)
+
+
+def _position(k: int) -> str:
+    """The 1-based position, in name order, of the input of reason k (0-based)."""
+    return f"_reasons_position_{k}"
 
 
 def model_uri(models_root: str, version: str) -> str:
@@ -210,56 +217,74 @@ class LogisticModel:
             out.append((column, shown, self.category_weight(column) - F.lit(self.mean_category_weight(column))))
         return out
 
-    def with_reasons(self, features: DataFrame) -> DataFrame:
-        """Scores `features` with reason codes: churn_logit, churn_probability, prediction, and
-        reason_1..3, the contributions that raise the score most, largest first, ties by feature
-        name, each a struct (feature, value, contribution); NULL where fewer are positive.
+    def ranked_inputs(self) -> list[tuple[str, Column, Column]]:
+        """contributions() in feature-name order: the order that breaks ties between reasons."""
+        return sorted(self.contributions(), key=lambda c: c[0])
 
-        How, and why so (docs/benchmark.md, "Reasons and drift"): one projection computes each row's
-        contributions once and from them both churn_logit (the base value plus their sum, the
-        additivity the reasons rest on) and the ranking: sort_array over (minus the contribution,
-        feature index) pairs, compared field by field, the features indexed in name order so that
-        equal contributions keep it. The three best pairs go to a helper column that the next
-        projection reads: Spark does not merge a projection into the next when that would evaluate
-        a costly expression several times (CollapseProject), so the sort runs once per row. Only
-        then is the chosen features' value turned into text, for three features rather than all.
-        A NULL contribution (none is expected) ranks last and is never a reason."""
-        inputs = sorted(self.contributions(), key=lambda c: c[0])
+    def predict(self, features: DataFrame) -> DataFrame:
+        """Adds churn_logit, churn_probability and prediction (1 when the probability is above 0.5,
+        as Spark ML's default threshold decides) as plain column expressions. With training means,
+        churn_logit is the base value plus the contributions, and the three largest contributions
+        are ranked here, in helper columns that explain() turns into reasons.
+
+        How, and why so (docs/benchmark.md, "Reasons and drift"): the contributions, negated and in
+        feature-name order, are sorted as a primitive double array (java.util.Arrays.sort, no
+        comparator objects); the three smallest are the three largest contributions. Each one's
+        feature is the first position holding that value (array_position), after the previous
+        reason's position when the two are equal: so equal contributions keep name order. A NULL
+        contribution (none is expected) counts as minus infinity: never a reason."""
+        if self.reference is None:
+            scored = features.withColumn("churn_logit", self.margin())
+            return scored.withColumns(probability_columns(F.col("churn_logit")))
+        inputs = self.ranked_inputs()
+        n = len(inputs)
         logit = F.lit(self.base_value())
         for _, _, contribution in inputs:
             logit = logit + contribution
-        pairs = [
-            F.struct(F.coalesce(-contribution, F.lit(math.inf)).alias("rank"), F.lit(i).alias("index"))
-            for i, (_, _, contribution) in enumerate(inputs)
-        ]
-        ranked = features.withColumns(
-            {"churn_logit": logit, _TOP_REASONS: F.slice(F.sort_array(F.array(*pairs)), 1, TOP_REASON_COUNT)}
-        )
-        top = F.col(_TOP_REASONS)
+        negated = F.array(*[-F.coalesce(c, F.lit(-math.inf)) for _, _, c in inputs])
+        scored = features.withColumns({"churn_logit": logit, _NEGATED: negated})
+        scored = scored.withColumn(_TOP, F.slice(F.sort_array(F.col(_NEGATED)), 1, TOP_REASON_COUNT))
+        for k in range(TOP_REASON_COUNT):
+            first = f"array_position({_NEGATED}, {_TOP}[{k}])"
+            position = first
+            if k:  # equal to the previous reason: the next position holding the same value
+                previous = _position(k - 1)
+                after = f"{previous} + array_position(slice({_NEGATED}, cast({previous} + 1 AS INT), {n}), {_TOP}[{k}])"
+                position = f"CASE WHEN {_TOP}[{k}] = {_TOP}[{k - 1}] THEN {after} ELSE {first} END"
+            scored = scored.withColumn(_position(k), F.expr(position).cast("int"))
+        return scored.drop(_NEGATED).withColumns(probability_columns(F.col("churn_logit")))
+
+    def explain(self, predicted: DataFrame) -> DataFrame:
+        """Adds reason_1..3 to predict()'s rows: the contributions that raise the score most,
+        largest first, ties by feature name, each a struct (feature, value, contribution); NULL
+        where fewer are positive, with reasons_note saying why none is. Only the chosen features'
+        numbers are turned into text; the categories are taken as they are."""
+        if self.reference is None:
+            return with_no_reasons(predicted, NO_REFERENCE_NOTE)
+        inputs = self.ranked_inputs()
+        texts = [shown if name in CATEGORICAL_FEATURES else F.lit(None).cast("string") for name, shown, _ in inputs]
+        ranked = predicted.withColumn(_CATEGORIES, F.array(*texts))
         names = F.array(*[F.lit(name) for name, _, _ in inputs])
-        columns = probability_columns(F.col("churn_logit"))
-        for i, column in enumerate(REASON_COLUMNS):
-            index, contribution = top.getItem(i)["index"], -top.getItem(i)["rank"]
-            value = None
-            for j, (_, shown, _) in enumerate(inputs):
-                value = F.when(index == j, shown) if value is None else value.when(index == j, shown)
+        columns = {}
+        for k, column in enumerate(REASON_COLUMNS):
+            position, contribution = F.col(_position(k)), -F.col(_TOP).getItem(k)
+            value = F.element_at(F.col(_CATEGORIES), position)
+            for j, (name, shown, _) in enumerate(inputs):
+                if name not in CATEGORICAL_FEATURES:  # a number: made text only when chosen
+                    value = F.when(position == j + 1, shown).otherwise(value)
             reason = F.struct(
-                F.element_at(names, index + 1).alias("feature"), value.alias("value"), contribution.alias("contribution")
+                F.element_at(names, position).alias("feature"), value.alias("value"), contribution.alias("contribution")
             )
             columns[column] = F.when(contribution > 0, reason)
         columns["reasons_note"] = F.when(
-            ~(-top.getItem(0)["rank"] > 0), F.lit("no input raises this customer's score above the training average")
+            ~(-F.col(_TOP).getItem(0) > 0), F.lit("no input raises this customer's score above the training average")
         )
-        return ranked.withColumns(columns).drop(_TOP_REASONS)
+        return ranked.withColumns(columns).drop(_TOP, _CATEGORIES, *map(_position, range(TOP_REASON_COUNT)))
 
     def score(self, features: DataFrame) -> DataFrame:
-        """Adds churn_logit, churn_probability and prediction (1 when the probability is above 0.5,
-        as Spark ML's default threshold decides) as plain column expressions, with reason codes
-        when the version recorded its training means."""
-        if self.reference is not None:
-            return self.with_reasons(features)
-        scored = features.withColumn("churn_logit", self.margin())
-        return with_no_reasons(scored.withColumns(probability_columns(F.col("churn_logit"))), NO_REFERENCE_NOTE)
+        """predict() and explain(): the scores with their reasons, when the version recorded its
+        training means."""
+        return self.explain(self.predict(features))
 
     def to_json(self) -> str:
         doc = {"kind": self.kind, "intercept": self.intercept, "numeric": self.numeric, "categorical": self.categorical}
@@ -370,10 +395,11 @@ def build_pipeline(seed: int = 42, num_trees: int = 60, max_depth: int = 8):
     )
 
 
-def score(model, features: DataFrame) -> DataFrame:
-    """Adds prediction (0/1) and churn_probability, with either kind of model."""
+def predict(model, features: DataFrame) -> DataFrame:
+    """Adds churn_logit, churn_probability and prediction (0/1), with either kind of model; a
+    logistic model's contributions ride along in helper columns until explain()."""
     if isinstance(model, LogisticModel):
-        return model.score(features)
+        return model.predict(features)
     from pyspark.ml.functions import vector_to_array
 
     scored = model.transform(features)
@@ -382,7 +408,19 @@ def score(model, features: DataFrame) -> DataFrame:
     )
     # The forest's log-odds, clipped where its probability is 0 or 1.
     p = F.least(F.greatest(F.col("churn_probability"), F.lit(1e-12)), F.lit(1 - 1e-12))
-    return with_no_reasons(scored.withColumn("churn_logit", F.log(p / (F.lit(1.0) - p))), FOREST_NOTE)
+    return scored.withColumn("churn_logit", F.log(p / (F.lit(1.0) - p)))
+
+
+def explain(model, predicted: DataFrame) -> DataFrame:
+    """Adds reason_1..3 and reasons_note to predict()'s rows."""
+    if isinstance(model, LogisticModel):
+        return model.explain(predicted)
+    return with_no_reasons(predicted, FOREST_NOTE)
+
+
+def score(model, features: DataFrame) -> DataFrame:
+    """The scores with their reasons, with either kind of model."""
+    return explain(model, predict(model, features))
 
 
 def load_model(spark: SparkSession, models_root: str, version: str):

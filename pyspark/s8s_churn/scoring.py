@@ -29,17 +29,19 @@ from pyspark.sql import functions as F
 from s8s_churn.contract import DRIFT_TABLE, PREDICTIONS_TABLE, REJECT_REASON, REJECTS_TABLE, RUNS_TABLE, conform, spark_schema
 from s8s_churn.drift import (
     HIGH_PSI,
+    INPUT_KINDS,
     MODERATE_PSI,
     NO_BASELINE,
-    bin_count_columns,
+    SCORE_KINDS,
     bin_count_names,
     check_baseline,
     drift_rows,
+    observe_bins,
     overall_status,
 )
 from s8s_churn.features import valid_features
 from s8s_churn.job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg
-from s8s_churn.model import load_model, score
+from s8s_churn.model import explain, load_model, predict
 from s8s_churn.registry import LATEST, METADATA_FILE, check_model_version, resolve_model_version
 from s8s_churn.sinks import BigQuerySink, LocalSink, literal_rows, run_labels, run_row
 from s8s_churn.validation import checked_rows
@@ -219,27 +221,34 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     unobserved = checked_rows(spark, cfg.input, with_label=False)  # checks the file and its header once, for both passes
     input_seen = Observation("input_rows")
     checked = unobserved.observe(input_seen, F.count(F.lit(1)).alias("read"), F.count(F.col(REJECT_REASON)).alias("rejected"))
-    predictions_written = Observation("predictions_written")
-    scored = score(model, valid_features(checked))
-    # Drift is counted by the same Observation as the written rows: the baseline's bins, as
-    # aggregate expressions over the very rows being written (no second read, no cache).
+    # Drift is counted by Observations of the predictions write itself: the baseline's bins, as
+    # aggregates over the very rows being written (no second read, no cache), the inputs' bins as
+    # the rows reach the model and the scores' bins before the reasons are added. Between them
+    # the rows only gain columns, so every row counted is written. Being plan nodes Spark does not
+    # fuse across, they also split the stage's generated code into parts small enough for the JIT
+    # to compile (docs/benchmark.md, "Reasons and drift").
     baseline = check_baseline(model_meta.get("drift_baseline"), f"model {version}'s {METADATA_FILE}")
-    predictions = conform(with_run_columns(scored, cfg, version), PREDICTIONS_TABLE).observe(
-        predictions_written,
-        F.count(F.lit(1)).alias("scored"),
-        F.coalesce(F.sum("prediction"), F.lit(0)).alias("churn"),
-        *bin_count_columns(baseline),
+    inputs_binned, scores_binned = Observation("input_drift"), Observation("score_drift")
+    features = observe_bins(valid_features(checked), inputs_binned, baseline, INPUT_KINDS)
+    predicted = observe_bins(predict(model, features), scores_binned, baseline, SCORE_KINDS)
+    predictions_written = Observation("predictions_written")
+    predictions = conform(with_run_columns(explain(model, predicted), cfg, version), PREDICTIONS_TABLE).observe(
+        predictions_written, F.count(F.lit(1)).alias("scored"), F.coalesce(F.sum("prediction"), F.lit(0)).alias("churn")
     )
     cfg.sink.require_tables((PREDICTIONS_TABLE, DRIFT_TABLE, REJECTS_TABLE, RUNS_TABLE))
     # An earlier attempt's BigQuery job still running could land after this attempt's DELETE.
     cfg.sink.fence_earlier_attempts()
     cfg.sink.replace(spark, PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
     seen = observed(input_seen, "the input", ("read", "rejected"))
-    written = observed(predictions_written, PREDICTIONS_TABLE, ("scored", "churn", *bin_count_names(baseline)))
+    written = observed(predictions_written, PREDICTIONS_TABLE, ("scored", "churn"))
     read, scored_count, churn = seen["read"], written["scored"], written["churn"]
 
     if baseline:
-        drift = drift_rows(baseline, written, cfg.drift_moderate, cfg.drift_high)
+        bins = {}
+        for observation, kinds in ((inputs_binned, INPUT_KINDS), (scores_binned, SCORE_KINDS)):
+            names = bin_count_names(baseline, kinds)
+            bins.update(observed(observation, PREDICTIONS_TABLE, names) if names else {})
+        drift = drift_rows(baseline, bins, cfg.drift_moderate, cfg.drift_high)
         drift_status = overall_status(drift)
     else:  # a version trained before baselines were recorded
         log.warning("model %s has no drift baseline (trained before it was recorded): drift not measured", version)

@@ -104,7 +104,8 @@ def validate(df: DataFrame, with_label: bool) -> DataFrame:
                 F.concat(_quoted(LABEL_COLUMN), F.lit(" is not Yes or No")),
             )
         )
-    reasons = F.concat_ws("; ", F.filter(F.array(*checks), lambda x: x.isNotNull()))
+    # concat_ws skips NULLs: the problems found, joined, without a lambda evaluated per row.
+    reasons = F.concat_ws("; ", *checks)
     return df.withColumn(REJECT_REASON, F.when(reasons != "", reasons))
 
 
