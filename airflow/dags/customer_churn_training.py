@@ -1,5 +1,6 @@
 """Training: train the churn model on the lab's training sample as a Dataproc Serverless batch
-and register it as a new model version, which the scoring DAG's `latest` then picks.
+and register it as a new model version, which the scoring DAG's `latest` then picks if it passes
+the promotion gate (the promotion_min_auc and promotion_max_auc_drop variables).
 
 The version is v<run timestamp>-<run id hash>, e.g. v20261201t090229-1f0c3a9e (the run's logical
 date, else the time it was triggered for; see s8s_common.default_model_version), unless the
@@ -13,7 +14,16 @@ from __future__ import annotations
 # itself imports from (so every image with providers-google 22.x has it).
 from airflow.providers.common.compat.sdk import DAG
 
-from s8s_common import DAG_IDS, MODELS_ROOT, VERSION_PATTERN, input_uri, lab_batch, lab_dag_settings
+from s8s_common import (
+    DAG_IDS,
+    MODELS_ROOT,
+    PROMOTION_MAX_AUC_DROP,
+    PROMOTION_MIN_AUC,
+    VERSION_PATTERN,
+    input_uri,
+    lab_batch,
+    lab_dag_settings,
+)
 
 with DAG(
     dag_id=DAG_IDS["training"],
@@ -34,5 +44,7 @@ with DAG(
             "--input=" + input_uri("training.csv"),
             f"--models-root={MODELS_ROOT}",
             "--model-version={{ params.model_version or default_model_version(dag_run) }}",
+            f"--min-auc={PROMOTION_MIN_AUC}",
+            f"--max-auc-drop={PROMOTION_MAX_AUC_DROP}",
         ],
     )

@@ -317,6 +317,12 @@ def lab_batch(task_id: str, kind: str, main_file: str, args: list[str]) -> LabBa
 # job gets the same values (--drift-moderate/--drift-high) for its batch_runs.drift_status.
 DRIFT_MODERATE = "{{ var.value.drift_psi_moderate }}"
 DRIFT_HIGH = "{{ var.value.drift_psi_high }}"
+# The promotion gate's settings, Airflow variables the stack sets (airflow/variables.json
+# "defaults", the same as model_training.py's own): a newly trained version becomes what `latest`
+# scores with only if its held-out AUC is at least the floor and at most the drop below the
+# promoted version's.
+PROMOTION_MIN_AUC = "{{ var.value.promotion_min_auc }}"
+PROMOTION_MAX_AUC_DROP = "{{ var.value.promotion_max_auc_drop }}"
 
 
 def drift_sql(dataset: str) -> str:

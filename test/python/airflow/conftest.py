@@ -41,7 +41,7 @@ SAMPLE_VARIABLES = {
     "model_bucket": "s8s-demo-proj-models",
     "spark_bucket": "s8s-demo-proj-spark",
     "spark_runtime_version": "2.3",
-    **_LISTED["defaults"],  # the drift thresholds the stack sets
+    **_LISTED["defaults"],  # the drift thresholds and the promotion gate the stack sets
 }
 
 HOME = Path(tempfile.mkdtemp(prefix="s8s-airflow-home-"))

@@ -276,6 +276,8 @@ def test_training_run_registers_a_unique_version_named_after_the_run(dagbag, goo
     assert versions[0] != versions[1]  # two runs, two versions, even within one second
     assert all(re.fullmatch(VERSION_PATTERN, v) for v in versions)
     assert args_of(request)["input"] == "gs://s8s-demo-proj-data/data/training.csv"
+    # The promotion gate's settings come from the Airflow variables the stack sets.
+    assert (args_of(request)["min-auc"], args_of(request)["max-auc-drop"]) == ("0.75", "0.02")
 
 
 def test_training_run_registers_the_version_its_trigger_names(dagbag, google):

@@ -233,3 +233,19 @@ def test_a_saved_reference_that_is_wrong_is_named(spark, models_root, tmp_path):
     with pytest.raises(JobError, match=r"reference.numeric_means is .*expected a mean for each of"):
         load_model(spark, str(tmp_path / "models"), "v-bad")
     assert isinstance(load_model(spark, str(models_root), "v-test").reference, Reference)
+
+
+def test_the_stacks_variable_defaults_are_the_jobs_own_defaults():
+    """The DAGs pass the drift thresholds and the promotion gate from Airflow variables whose
+    defaults the stack sets (airflow/variables.json); run by hand, the jobs use their own."""
+    from conftest import REPO
+    from s8s_churn.drift import HIGH_PSI, MODERATE_PSI
+    from s8s_churn.registry import DEFAULT_MAX_AUC_DROP, DEFAULT_MIN_AUC
+
+    defaults = json.loads((REPO / "airflow" / "variables.json").read_text())["defaults"]
+    assert {name: float(value) for name, value in defaults.items()} == {
+        "drift_psi_moderate": MODERATE_PSI,
+        "drift_psi_high": HIGH_PSI,
+        "promotion_min_auc": DEFAULT_MIN_AUC,
+        "promotion_max_auc_drop": DEFAULT_MAX_AUC_DROP,
+    }

@@ -88,7 +88,8 @@ def test_versions_trained_as_a_forest_still_score(spark, sample_files, tmp_path)
 
 def test_a_row_lost_while_scoring_fails_the_job_and_records_no_run(spark, models_root, sample_files, tmp_path, monkeypatch):
     real_explain = scoring.explain  # a last step that loses one row, as a bad join or filter would
-    monkeypatch.setattr(scoring, "explain", lambda model, rows: real_explain(model, rows).where("customer_id NOT LIKE 'S0000007-%'"))
+    lossy = lambda model, rows: real_explain(model, rows).where("customer_id NOT LIKE 'S0000007-%'")  # noqa: E731
+    monkeypatch.setattr(scoring, "explain", lossy)
     out = tmp_path / "out"
     with pytest.raises(JobError, match=r"reconciliation failed: read 400 rows but scored 394 and rejected 5"):
         scoring.run(spark, scoring.parse_args(job_args(models_root, sample_files["scoring"], out)))
