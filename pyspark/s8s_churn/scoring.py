@@ -43,6 +43,7 @@ from s8s_churn.features import valid_features
 from s8s_churn.job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg
 from s8s_churn.model import explain, load_model, predict
 from s8s_churn.registry import LATEST, METADATA_FILE, check_model_version, resolve_model_version
+from s8s_churn.rejects import KEPT, kept, kept_frame, kept_rows, numbered, rejects_of, top_reasons, without_number
 from s8s_churn.sinks import BigQuerySink, LocalSink, literal_rows, run_labels, run_row
 from s8s_churn.validation import checked_rows
 
@@ -160,16 +161,6 @@ def with_run_columns(df: DataFrame, cfg: ScoringConfig, model_version: str) -> D
     )
 
 
-def rejects_of(checked: DataFrame) -> DataFrame:
-    """Rejected rows as batch_rejects wants them: the id, the reason and the row as read."""
-    raw = [c for c in checked.columns if c != REJECT_REASON]
-    return checked.where(F.col(REJECT_REASON).isNotNull()).select(
-        F.col("customerID").alias("customer_id"),
-        F.col(REJECT_REASON),
-        F.to_json(F.struct(*raw), {"ignoreNullFields": "false"}).alias("raw_record"),
-    )
-
-
 TOP_REASONS = 20
 # Observed metrics reach the driver through the listener bus right after the write; Observation.get
 # blocks until then (https://spark.apache.org/docs/3.5.3/api/python/reference/pyspark.sql/api/
@@ -204,11 +195,12 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     """Scores the input in one pass over it, counting while the predictions are written.
 
     The counts come from Observations (DataFrame.observe): they are computed by the write itself and
-    can be read once it finished, so there is no cache and no counting job. Rejected rows go out in
-    a second, filtered read of the input, and only when the first pass saw any: reading the CSV
-    again costs less than caching every row to serve two writes (docs/benchmark.md), and a clean
-    input is read once. The reconciliation runs after the writes; a mismatch fails the job before
-    its batch_runs row is written, so the run is never reported as complete.
+    can be read once it finished, so there is no cache and no counting job. The rejected rows are
+    kept by the first pass when they are few (s8s_churn.rejects), so such an input is read once;
+    when more are rejected they go out in a second, filtered read of the input, which costs less
+    than caching every row to serve two writes (docs/benchmark.md). The reconciliation runs after
+    the writes; a mismatch fails the job before its batch_runs row is written, so the run is never
+    reported as complete.
     """
     started = time.monotonic()
     model_meta = resolve_model_version(spark, cfg.models_root, cfg.model_version)
@@ -220,7 +212,14 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
 
     unobserved = checked_rows(spark, cfg.input, with_label=False)  # checks the file and its header once, for both passes
     input_seen = Observation("input_rows")
-    checked = unobserved.observe(input_seen, F.count(F.lit(1)).alias("read"), F.count(F.col(REJECT_REASON)).alias("rejected"))
+    checked = without_number(
+        numbered(unobserved).observe(
+            input_seen,
+            F.count(F.lit(1)).alias("read"),
+            F.count(F.col(REJECT_REASON)).alias("rejected"),
+            kept(unobserved, unobserved.rdd.getNumPartitions()),
+        )
+    )
     # Drift is counted by Observations of the predictions write itself: the baseline's bins, as
     # aggregates over the very rows being written (no second read, no cache), the inputs' bins as
     # the rows reach the model and the scores' bins before the reasons are added. Between them
@@ -239,7 +238,7 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     # An earlier attempt's BigQuery job still running could land after this attempt's DELETE.
     cfg.sink.fence_earlier_attempts()
     cfg.sink.replace(spark, PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
-    seen = observed(input_seen, "the input", ("read", "rejected"))
+    seen = observed(input_seen, "the input", ("read", "rejected", KEPT))
     written = observed(predictions_written, PREDICTIONS_TABLE, ("scored", "churn"))
     read, scored_count, churn = seen["read"], written["scored"], written["churn"]
 
@@ -261,8 +260,15 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
             )
 
     reasons: list[tuple[str, int]] = []
-    if seen["rejected"]:
-        # Cached while written: only the rejected rows, counted and summarized from the cache.
+    kept_rejects = kept_rows(seen[KEPT])
+    if seen["rejected"] and len(kept_rejects) == seen["rejected"]:  # every one kept by the first pass
+        rejects = conform(with_run_columns(kept_frame(spark, seen[KEPT]), cfg, version), REJECTS_TABLE)
+        cfg.sink.replace(spark, REJECTS_TABLE, cfg.pipeline_id, rejects)
+        rejected_count = len(kept_rejects)
+        reasons = top_reasons(kept_rejects, TOP_REASONS)
+    elif seen["rejected"]:
+        # Read again, cached while written: only the rejected rows, counted and summarized from the cache.
+        log.info("%d rejected rows, more than the first pass keeps: reading the input again for them", seen["rejected"])
         rejects = conform(with_run_columns(rejects_of(unobserved), cfg, version), REJECTS_TABLE)
         rejects = rejects.persist(StorageLevel.MEMORY_AND_DISK)
         cfg.sink.replace(spark, REJECTS_TABLE, cfg.pipeline_id, rejects)
