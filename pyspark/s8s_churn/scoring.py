@@ -33,11 +33,13 @@ from s8s_churn.drift import (
     MODERATE_PSI,
     NO_BASELINE,
     SCORE_KINDS,
+    bin_count_columns,
     bin_count_names,
     check_baseline,
     drift_rows,
     observe_bins,
     overall_status,
+    with_bins,
 )
 from s8s_churn.features import valid_features
 from s8s_churn.job import LOCAL_BATCH_ID, JobError, batch_id_arg, get_spark, parse_timestamp, pipeline_id_arg
@@ -222,31 +224,32 @@ def run(spark: SparkSession, cfg: ScoringConfig) -> dict:
     )
     # Drift is counted by Observations of the predictions write itself: the baseline's bins, as
     # aggregates over the very rows being written (no second read, no cache), the inputs' bins as
-    # the rows reach the model and the scores' bins before the reasons are added. Between them
-    # the rows only gain columns, so every row counted is written. Being plan nodes Spark does not
-    # fuse across, they also split the stage's generated code into parts small enough for the JIT
-    # to compile (docs/benchmark.md, "Reasons and drift").
+    # the rows reach the model, the scores' bins with the written rows' count as they leave it.
+    # After that the rows only gain and lose columns (a test holds the plan to projections), so
+    # every row counted is a row written. Being plan nodes Spark does not fuse across, the
+    # Observations also split the stage's generated code into parts small enough for the JIT to
+    # compile (docs/benchmark.md, "Reasons and drift").
     baseline = check_baseline(model_meta.get("drift_baseline"), f"model {version}'s {METADATA_FILE}")
-    inputs_binned, scores_binned = Observation("input_drift"), Observation("score_drift")
+    inputs_binned, predictions_written = Observation("input_drift"), Observation("predictions_written")
     features = observe_bins(valid_features(checked), inputs_binned, baseline, INPUT_KINDS)
-    predicted = observe_bins(predict(model, features), scores_binned, baseline, SCORE_KINDS)
-    predictions_written = Observation("predictions_written")
-    predictions = conform(with_run_columns(explain(model, predicted), cfg, version), PREDICTIONS_TABLE).observe(
-        predictions_written, F.count(F.lit(1)).alias("scored"), F.coalesce(F.sum("prediction"), F.lit(0)).alias("churn")
+    predicted = with_bins(predict(model, features), baseline, SCORE_KINDS).observe(
+        predictions_written,
+        F.count(F.lit(1)).alias("scored"),
+        F.coalesce(F.sum("prediction"), F.lit(0)).alias("churn"),
+        *bin_count_columns(baseline, SCORE_KINDS),
     )
+    predictions = conform(with_run_columns(explain(model, predicted), cfg, version), PREDICTIONS_TABLE)
     cfg.sink.require_tables((PREDICTIONS_TABLE, DRIFT_TABLE, REJECTS_TABLE, RUNS_TABLE))
     # An earlier attempt's BigQuery job still running could land after this attempt's DELETE.
     cfg.sink.fence_earlier_attempts()
     cfg.sink.replace(spark, PREDICTIONS_TABLE, cfg.pipeline_id, predictions)
     seen = observed(input_seen, "the input", ("read", "rejected", KEPT))
-    written = observed(predictions_written, PREDICTIONS_TABLE, ("scored", "churn"))
+    written = observed(predictions_written, PREDICTIONS_TABLE, ("scored", "churn", *bin_count_names(baseline, SCORE_KINDS)))
     read, scored_count, churn = seen["read"], written["scored"], written["churn"]
 
     if baseline:
-        bins = {}
-        for observation, kinds in ((inputs_binned, INPUT_KINDS), (scores_binned, SCORE_KINDS)):
-            names = bin_count_names(baseline, kinds)
-            bins.update(observed(observation, PREDICTIONS_TABLE, names) if names else {})
+        names = bin_count_names(baseline, INPUT_KINDS)
+        bins = {**written, **(observed(inputs_binned, PREDICTIONS_TABLE, names) if names else {})}
         drift = drift_rows(baseline, bins, cfg.drift_moderate, cfg.drift_high)
         drift_status = overall_status(drift)
     else:  # a version trained before baselines were recorded

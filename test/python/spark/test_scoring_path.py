@@ -87,9 +87,9 @@ def test_versions_trained_as_a_forest_still_score(spark, sample_files, tmp_path)
 
 
 def test_a_row_lost_while_scoring_fails_the_job_and_records_no_run(spark, models_root, sample_files, tmp_path, monkeypatch):
-    real_explain = scoring.explain  # a last step that loses one row, as a bad join or filter would
-    lossy = lambda model, rows: real_explain(model, rows).where("customer_id NOT LIKE 'S0000007-%'")  # noqa: E731
-    monkeypatch.setattr(scoring, "explain", lossy)
+    real_predict = scoring.predict  # a scoring step that loses one row, as a bad join or filter would
+    lossy = lambda model, rows: real_predict(model, rows).where("customer_id NOT LIKE 'S0000007-%'")  # noqa: E731
+    monkeypatch.setattr(scoring, "predict", lossy)
     out = tmp_path / "out"
     with pytest.raises(JobError, match=r"reconciliation failed: read 400 rows but scored 394 and rejected 5"):
         scoring.run(spark, scoring.parse_args(job_args(models_root, sample_files["scoring"], out)))
@@ -116,3 +116,22 @@ def test_a_clean_rerun_empties_the_run_s_earlier_rejects(spark, models_root, sam
     assert spark.read.parquet(str(out / REJECTS_TABLE)).where("pipeline_id = 'run-1'").count() == 0
     predictions = spark.read.parquet(str(out / "batch_predictions")).where("pipeline_id = 'run-1'")
     assert predictions.count() == 50 and sum(second["predictions"].values()) == 50
+
+
+def test_the_written_rows_are_counted_where_only_projections_follow(spark, models_root, sample_files, tmp_path, monkeypatch):
+    """The predictions' count is taken as the scores leave the model; a filter or join after it
+    would lose rows the reconciliation cannot see, so the plan above it must be projections only."""
+    from s8s_churn.sinks import LocalSink
+
+    plans, real_replace = [], LocalSink.replace
+
+    def replace(self, spark_, table, pipeline_id, rows):
+        if table == "batch_predictions":
+            plans.append(rows._jdf.queryExecution().optimizedPlan().toString().splitlines())
+        return real_replace(self, spark_, table, pipeline_id, rows)
+
+    monkeypatch.setattr(LocalSink, "replace", replace)
+    scoring.run(spark, scoring.parse_args(job_args(models_root, sample_files["scoring"], tmp_path / "out")))
+    lines = plans[0]
+    counted = next(i for i, line in enumerate(lines) if "CollectMetrics predictions_written" in line)
+    assert counted > 0 and all(line.lstrip(" +-:").startswith("Project ") for line in lines[:counted]), lines[: counted + 1]
