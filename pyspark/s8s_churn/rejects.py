@@ -1,15 +1,15 @@
 """Rejected rows: kept from the scoring pass itself when they are few, read again when they are many.
 
 The scoring pass reads the input once and writes the predictions; the rejected rows go to another
-table. Reading the CSV again only to find them costs as much as the first parse (about a fifth of
-a run: docs/benchmark.md), so the first pass keeps them: the Observation that counts the rows read
-also collects the rejected ones, each as (customer_id, reject_reason, raw_record). What an
-Observation collects is held in memory, by each task and then by the driver, so it is bounded:
-a rejected row is kept only while it is among the first KEEP_AT_MOST / partitions rejected rows of
-its partition (numbered as they are met: monotonically_increasing_id, evaluated only for rejected
-rows, counts them within each partition). When every rejected row was kept, they are written from
-what was kept; otherwise (many rejects, or a partition holding most of them) the input is read
-again for them, as before.
+table. Reading the CSV again only to find them costs a whole second parse (about 21 s of a
+10M-row run on the benchmark's machine: docs/benchmark.md), so the first pass keeps them: the
+Observation that counts the rows read also collects the rejected ones, each as (customer_id,
+reject_reason, raw_record). What an Observation collects is held in memory, by each task and then
+by the driver, so it is bounded: a rejected row is kept only while it is among the first
+KEEP_AT_MOST / partitions rejected rows of its partition (numbered as they are met:
+monotonically_increasing_id, evaluated only for rejected rows, counts them within each
+partition). When every rejected row was kept, they are written from what was kept; otherwise
+(many rejects, or a partition holding most of them) the input is read again for them, as before.
 """
 
 from __future__ import annotations
