@@ -84,17 +84,18 @@ def with_bins(rows: DataFrame, baseline: dict | None, kinds: tuple[str, ...]) ->
     return rows.withColumns({_bin_column(i): bin_index(e) for i, e in enumerate(baseline["features"]) if e["kind"] in kinds})
 
 
+def _bins(baseline: dict | None, kinds: tuple[str, ...]) -> list[tuple[int, int, str]]:
+    """(entry, bin, the name of its count) for every bin of the baseline's entries of these kinds."""
+    if not baseline:
+        return []
+    entries = [(i, e) for i, e in enumerate(baseline["features"]) if e["kind"] in kinds]
+    return [(i, j, f"drift:{i}:{j}") for i, e in entries for j in range(len(bin_labels(e)))]
+
+
 def bin_count_columns(baseline: dict | None, kinds: tuple[str, ...]) -> list[Column]:
     """The aggregate expressions that count the rows per bin of the entries of these kinds, for an
     Observation over with_bins() rows."""
-    if not baseline:
-        return []
-    return [
-        F.count(F.when(F.col(_bin_column(i)) == F.lit(j), 1)).alias(f"drift:{i}:{j}")
-        for i, e in enumerate(baseline["features"])
-        if e["kind"] in kinds
-        for j in range(len(bin_labels(e)))
-    ]
+    return [F.count(F.when(F.col(_bin_column(i)) == F.lit(j), 1)).alias(name) for i, j, name in _bins(baseline, kinds)]
 
 
 def bin_labels(entry: dict) -> list[str]:
@@ -118,13 +119,13 @@ def _shares(counts: Sequence[int]) -> list[float]:
 
 def measure(rows: DataFrame, entries: list[dict]) -> tuple[list[dict], int]:
     """Counts the bins of `entries` over `rows` (one Spark job): the entries with their shares, and the rows."""
-    kinds = tuple({e["kind"] for e in entries})
-    counts = bin_count_columns({"features": entries}, kinds)
-    found = with_bins(rows, {"features": entries}, kinds).select(F.count(F.lit(1)).alias("rows"), *counts).first().asDict()
-    out = []
-    for i, e in enumerate(entries):
-        out.append({**e, "shares": _shares([found[f"drift:{i}:{j}"] for j in range(len(bin_labels(e)))])})
-    return out, found["rows"]
+    baseline, kinds = {"features": entries}, tuple({e["kind"] for e in entries})
+    counts = bin_count_columns(baseline, kinds)
+    found = with_bins(rows, baseline, kinds).select(F.count(F.lit(1)).alias("rows"), *counts).first().asDict()
+    by_entry: dict[int, list[int]] = {}
+    for i, _, name in _bins(baseline, kinds):
+        by_entry.setdefault(i, []).append(found[name])
+    return [{**e, "shares": _shares(by_entry[i])} for i, e in enumerate(entries)], found["rows"]
 
 
 def numeric_entries(rows: DataFrame, columns: list[str], kind: str) -> list[dict]:
@@ -144,11 +145,7 @@ def training_baseline(train_rows: DataFrame, scored_test: DataFrame, levels: dic
 
 
 def bin_count_names(baseline: dict | None, kinds: tuple[str, ...]) -> tuple[str, ...]:
-    if not baseline:
-        return ()
-    return tuple(
-        f"drift:{i}:{j}" for i, e in enumerate(baseline["features"]) if e["kind"] in kinds for j in range(len(bin_labels(e)))
-    )
+    return tuple(name for _, _, name in _bins(baseline, kinds))
 
 
 def observe_bins(rows: DataFrame, observation, baseline: dict | None, kinds: tuple[str, ...]) -> DataFrame:

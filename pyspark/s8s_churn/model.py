@@ -397,7 +397,7 @@ def build_pipeline(seed: int = 42, num_trees: int = 60, max_depth: int = 8):
 
 def predict(model, features: DataFrame) -> DataFrame:
     """Adds churn_logit, churn_probability and prediction (0/1), with either kind of model; a
-    logistic model's contributions ride along in helper columns until explain()."""
+    logistic model's ranking of its contributions rides along in helper columns until explain()."""
     if isinstance(model, LogisticModel):
         return model.predict(features)
     from pyspark.ml.functions import vector_to_array
